@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -122,6 +123,11 @@ def _cmd_prior_train(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _nan_to_none(value: float | None) -> float | None:
+    """A ratio over zero valid samples is NaN, which is not JSON: report it as null."""
+    return None if value is None or math.isnan(value) else value
+
+
 def _cmd_prior_sample(args: argparse.Namespace) -> dict[str, Any]:
     from bo_diffnag.diffusion.prior import DiffusionPrior
     from bo_diffnag.diffusion.sampler import SamplerConfig
@@ -148,8 +154,8 @@ def _cmd_prior_sample(args: argparse.Namespace) -> dict[str, Any]:
         "space": args.space,
         "num": args.num,
         "validity": samples.validity,
-        "uniqueness": samples.uniqueness,
-        "novelty": novelty,
+        "uniqueness": _nan_to_none(samples.uniqueness),
+        "novelty": _nan_to_none(novelty),
         "seconds": round(seconds, 4),
         "archs_per_second": round(len(samples.archs) / seconds, 2),
         "steps": sampler.steps,

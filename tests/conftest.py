@@ -27,3 +27,19 @@ def data_dir() -> Path:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+# ------------------------------------------------------------------------------------ threading
+@pytest.fixture(scope="module")
+def single_thread():
+    """Run a module's torch work on one thread (restored afterwards).
+
+    The diffusion tests use tiny networks and matrices: one thread is as fast on an idle machine and
+    avoids the large slow-down of oversubscribed threads when other jobs share the cores.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -46,6 +46,8 @@ class SamplerConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.predictor not in ("reverse_diffusion", "euler_maruyama", "ode"):
             raise ValueError(f"unknown predictor {self.predictor!r}; use reverse_diffusion, euler_maruyama or ode")
+        if self.snr <= 0:
+            raise ValueError(f"snr must be > 0, got {self.snr}")
         if self.corrector_steps < 0:
             raise ValueError(f"corrector_steps must be >= 0, got {self.corrector_steps}")
 

@@ -45,6 +45,10 @@ class TrainConfig:
     checkpoint_every: int = 500
 
 
+# Per-space defaults used by `bo-diffnag prior train`; the shipped checkpoints were trained with them.
+DEFAULT_TRAIN = {"nb201": TrainConfig(steps=3000), "mbv3": TrainConfig(steps=6000)}
+
+
 def dsm_loss(score_model: Any, sde: SDE, x0: Tensor, t: Tensor, z: Tensor) -> Tensor:
     """Per-sample denoising score-matching loss with weight ``σ²``: ``mean_d (σ s(x0 + σ z, σ) + z)²``.
 
@@ -58,9 +62,9 @@ def dsm_loss(score_model: Any, sde: SDE, x0: Tensor, t: Tensor, z: Tensor) -> Te
 
 def training_subset(space: SearchSpace, fraction: float, seed: int) -> Tensor | None:
     """Codes of a seeded random ``fraction`` of an enumerable space, or ``None`` for the whole space."""
-    if fraction >= 1.0:
+    if fraction == 1.0:
         return None
-    if not 0.0 < fraction:
+    if not 0.0 < fraction < 1.0:
         raise ValueError(f"train_fraction must be in (0, 1], got {fraction}")
     if not hasattr(space, "enumerate_codes"):
         raise ValueError(f"train_fraction < 1 needs an enumerable space; {space.name} is sampled on the fly")
@@ -100,7 +104,9 @@ def train_prior(
     sde = sde or DEFAULT_SDE[space.name]
     generator = as_generator(seed)
     train_codes = training_subset(space, config.train_fraction, seed)
-    net = ScoreTransformer(space, net_config)
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG left untouched
+        torch.manual_seed(seed)
+        net = ScoreTransformer(space, net_config)
     ema = AveragedModel(net, avg_fn=_ema_update(config.ema_decay))
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))

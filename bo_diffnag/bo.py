@@ -1,0 +1,158 @@
+"""A BO-NAS loop without Ax: surrogate → acquisition → proposal step → oracle, with a pandas trace.
+
+Every optimiser shares the same surrogate (:class:`NoiseAwareEnsemble`) and acquisition, and the initial
+design depends only on the seed, so runs with different optimisers differ only in the proposal step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from bo_diffnag.benchmarks import Benchmark
+from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
+from bo_diffnag.optim.baselines import (
+    optimize_acqf_exhaustive,
+    optimize_acqf_local_search,
+    optimize_acqf_mutation,
+    optimize_acqf_random,
+)
+from bo_diffnag.optim.diffusion import optimize_acqf_diffusion
+from bo_diffnag.optim.pool import decode_flat, encode_flat
+from bo_diffnag.seeding import as_generator
+from bo_diffnag.spaces import SearchSpace
+from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
+
+OPTIMIZERS = ("diffusion", "random_pool", "mutation", "mutation_random", "acqf_local_search", "exhaustive")
+TRACE_COLUMNS = ["eval", "round", "arch", "objective", "test", "best_objective", "best_test", "status", "seconds"]
+
+
+def propose(
+    optimizer: str,
+    acq_function: Any,
+    space: SearchSpace,
+    train_archs: list[str],
+    train_Y: torch.Tensor,
+    q: int,
+    X_avoid: torch.Tensor,
+    seed: int,
+    prior: DiffusionPrior | None = None,
+) -> list[str]:
+    """Run the named acquisition optimiser and return its ``q`` proposals as canonical strings."""
+    optimizers: dict[str, Callable[[], tuple[torch.Tensor, torch.Tensor]]] = {
+        "diffusion": lambda: optimize_acqf_diffusion(acq_function, prior, q=q, X_avoid=X_avoid, seed=seed),
+        "random_pool": lambda: optimize_acqf_random(acq_function, space, q=q, X_avoid=X_avoid, seed=seed),
+        "mutation": lambda: optimize_acqf_mutation(acq_function, space, train_archs, train_Y, q=q, X_avoid=X_avoid, seed=seed),
+        "mutation_random": lambda: optimize_acqf_mutation(
+            acq_function, space, train_archs, train_Y, q=q, random_fraction=0.5, X_avoid=X_avoid, seed=seed
+        ),
+        "acqf_local_search": lambda: optimize_acqf_local_search(
+            acq_function, space, train_archs, train_Y, q=q, X_avoid=X_avoid
+        ),
+        "exhaustive": lambda: optimize_acqf_exhaustive(acq_function, space, q=q, X_avoid=X_avoid),
+    }
+    if optimizer not in optimizers:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(OPTIMIZERS)}")
+    candidates, _ = optimizers[optimizer]()
+    return [a for a in decode_flat(space, candidates) if a is not None]
+
+
+def run_bo(
+    benchmark: Benchmark,
+    optimizer: str = "diffusion",
+    acquisition: str = "qLogNEI",
+    budget: int = 100,
+    n_init: int = 10,
+    batch_size: int = 10,
+    seed: int = 0,
+    prior: DiffusionPrior | None = None,
+    surrogate_options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Bayesian optimisation of ``benchmark`` with ``budget`` unique architecture evaluations.
+
+    ``n_init`` uniformly random architectures (same for every optimiser given ``seed``), then rounds of
+    ``batch_size`` proposals: fit the ensemble on the successful evaluations, build ``acquisition``, propose
+    with ``optimizer``, evaluate. An evaluation that raises or returns NaN is recorded with status
+    ``"failed"``, excluded from the fit, and never proposed again.
+
+    Returns:
+        A DataFrame with one row per evaluation: ``eval, round, arch, objective, test, best_objective,
+        best_test, status, seconds`` (``seconds``: the proposal time of that row's round, 0 for the design).
+
+    Example:
+        >>> from bo_diffnag.benchmarks import get_benchmark
+        >>> trace = run_bo(get_benchmark("nb201:cifar10"), "mutation", budget=12, n_init=10, batch_size=2)  # doctest: +SKIP
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(OPTIMIZERS)}")
+    if not 0 < n_init <= budget or batch_size < 1:
+        raise ValueError(f"need 0 < n_init <= budget and batch_size >= 1, got {n_init}, {budget}, {batch_size}")
+    space = benchmark.space
+    if optimizer == "diffusion" and prior is None:
+        prior = DiffusionPrior.pretrained(space.name)
+    sde = prior.sde if prior is not None else DEFAULT_SDE[space.name]
+    rows: list[dict[str, Any]] = []
+    best = {"objective": -math.inf, "test": math.nan}
+
+    def record(archs: list[str], round_index: int, seconds: float) -> None:
+        for arch in archs:
+            try:
+                result = benchmark.evaluate(arch)
+                objective, test = float(result["objective"]), float(result["test"])
+                status = "failed" if math.isnan(objective) else "completed"
+            except Exception:  # a failed trial is data, not a crash
+                objective, test, status = math.nan, math.nan, "failed"
+            if status == "completed" and objective > best["objective"]:
+                best.update(objective=objective, test=test)
+            rows.append(
+                {
+                    "eval": len(rows) + 1,
+                    "round": round_index,
+                    "arch": arch,
+                    "objective": objective,
+                    "test": test,
+                    "best_objective": best["objective"] if best["objective"] > -math.inf else math.nan,
+                    "best_test": best["test"],
+                    "status": status,
+                    "seconds": seconds,
+                }
+            )
+            bar.update(1)
+
+    bar = tqdm(total=budget, disable=not progress, desc=f"BO {optimizer}")
+    generator = as_generator(seed)
+    record(_initial_design(space, n_init, generator), 0, 0.0)
+    round_index = 0
+    while len(rows) < budget:
+        round_index += 1
+        start = time.perf_counter()
+        done = [r for r in rows if r["status"] == "completed"]
+        all_archs = [r["arch"] for r in rows]
+        train_archs = [r["arch"] for r in done]
+        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
+        round_seed = int(torch.randint(2**31, (1,), generator=generator))
+        model = NoiseAwareEnsemble(encode_flat(space, train_archs), train_Y, sde, seed=round_seed, **(surrogate_options or {}))
+        acqf = make_acquisition(acquisition, model, seed=round_seed)
+        q = min(batch_size, budget - len(rows))
+        proposals = propose(
+            optimizer, acqf, space, train_archs, train_Y, q, encode_flat(space, all_archs), round_seed, prior
+        )
+        record(proposals, round_index, time.perf_counter() - start)
+        bar.set_postfix(best=f"{best['objective']:.3f}")
+    bar.close()
+    return pd.DataFrame(rows, columns=TRACE_COLUMNS)
+
+
+def _initial_design(space: SearchSpace, n: int, generator: torch.Generator) -> list[str]:
+    """``n`` unique uniformly random architectures."""
+    archs: list[str] = []
+    while len(archs) < n:
+        archs += [a for a in space.sample(n - len(archs), seed=generator) if a not in archs]
+    return archs

@@ -1,0 +1,63 @@
+"""Shared pieces of the acquisition optimisers: flat encodings and the final choice from a candidate pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from botorch.acquisition import AcquisitionFunction
+from botorch.optim.optimize import optimize_acqf_discrete
+from torch import Tensor
+
+from bo_diffnag.spaces import SearchSpace
+
+
+def encode_flat(space: SearchSpace, archs: Sequence[str], dtype: torch.dtype = torch.double) -> Tensor:
+    """Architectures → flattened one-hot encodings ``[n, N·F]`` (the inputs of the surrogate)."""
+    return space.encode_batch(list(archs)).flatten(1).to(dtype)
+
+
+def decode_flat(space: SearchSpace, X: Tensor) -> list[str | None]:
+    """Flattened encodings ``[n, N·F]`` → canonical strings (``None`` where invalid)."""
+    if X.dim() != 2 or X.shape[-1] != space.num_nodes * space.num_ops:
+        raise ValueError(f"expected {space.name} encodings of shape (n, {space.num_nodes * space.num_ops}), got {tuple(X.shape)}")
+    return space.decode_batch(X.reshape(-1, *space.matrix_shape).float())
+
+
+def avoided(space: SearchSpace, X_avoid: Tensor | None) -> set[str]:
+    """Canonical strings of the (valid) rows of ``X_avoid``."""
+    if X_avoid is None or len(X_avoid) == 0:
+        return set()
+    return {a for a in decode_flat(space, X_avoid) if a is not None}
+
+
+def unique_new(archs: Iterable[str], exclude: set[str]) -> list[str]:
+    """``archs`` without duplicates or members of ``exclude``, first occurrence order kept."""
+    seen, out = set(exclude), []
+    for arch in archs:
+        if arch not in seen:
+            seen.add(arch)
+            out.append(arch)
+    return out
+
+
+def select_from_pool(
+    acq_function: AcquisitionFunction,
+    space: SearchSpace,
+    pool: Sequence[str],
+    q: int,
+    X_avoid: Tensor | None = None,
+    dtype: torch.dtype = torch.double,
+) -> tuple[Tensor, Tensor]:
+    """The ``q`` best architectures of ``pool`` by exact acquisition value, never one of ``X_avoid``.
+
+    ``q > 1`` is chosen sequentially greedily, each pick added to the acquisition's pending points
+    (BoTorch's :func:`optimize_acqf_discrete`). Returns ``(candidates [q', N·F], acq_values [q'])`` with
+    ``q' = min(q, |pool \\ X_avoid|)``.
+    """
+    choices = unique_new(pool, avoided(space, X_avoid))
+    if not choices:
+        raise ValueError("no candidate architecture left after removing evaluated and pending ones")
+    X = encode_flat(space, choices, dtype)
+    candidates, values = optimize_acqf_discrete(acq_function, q=min(q, len(choices)), choices=X, unique=True)
+    return candidates, values.reshape(-1)
