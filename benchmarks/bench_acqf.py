@@ -7,8 +7,8 @@ B. Guidance ablation (NB201): validity, diversity and acquisition value of sampl
 C. MBv3 quality: acquisition value of the pick at equal acquisition-evaluation budgets.
 D. Speed: one proposal round (refit, generate, rank) for diffusion and mutation, same run.
 
-    python benchmarks/bench_acqf.py [--trials 50] [--quick]
-Writes benchmarks/results/acqf.json and acqf.md.
+    python benchmarks/bench_acqf.py [--trials 50] [--parts speed,nb201,ablation,mbv3]
+Writes benchmarks/results/acqf.json and acqf.md; a run of some parts keeps the others' earlier results.
 """
 
 from __future__ import annotations
@@ -234,9 +234,13 @@ def main() -> None:
     parser.add_argument("--ablation-trials", type=int, default=10)
     parser.add_argument("--mbv3-trials", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--parts", default="speed,nb201,ablation,mbv3")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     priors = {name: DiffusionPrior.pretrained(name) for name in ("nb201", "mbv3")}
-    report = {
+    path = RESULTS / "acqf.json"
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    report |= {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "settings": {
             "acquisition": "qLogNEI",
@@ -249,13 +253,22 @@ def main() -> None:
             "mbv3_trials": args.mbv3_trials,
         },
     }
-    report["speed"] = part_d(priors, args.repeats)
-    report["nb201_quality"] = part_a(priors["nb201"], args.trials)
-    report["ablation"] = part_b(priors["nb201"], args.ablation_trials)
-    report["mbv3_quality"] = part_c(priors["mbv3"], args.mbv3_trials)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "acqf.json").write_text(json.dumps(report, indent=1))
-    (RESULTS / "acqf.md").write_text(render(report))
+    parts_run = {
+        "speed": lambda: part_d(priors, args.repeats),
+        "nb201": lambda: part_a(priors["nb201"], args.trials),
+        "ablation": lambda: part_b(priors["nb201"], args.ablation_trials),
+        "mbv3": lambda: part_c(priors["mbv3"], args.mbv3_trials),
+    }
+    keys = {"speed": "speed", "nb201": "nb201_quality", "ablation": "ablation", "mbv3": "mbv3_quality"}
+    for part in parts:
+        report[keys[part]] = parts_run[part]()
+        report.setdefault("machine_per_part", {})[keys[part]] = {
+            "load_average": os.getloadavg(), "torch_threads": torch.get_num_threads()
+        }
+        RESULTS.mkdir(exist_ok=True)
+        path.write_text(json.dumps(report, indent=1))
+    if all(key in report for key in keys.values()):
+        (RESULTS / "acqf.md").write_text(render(report))
 
 
 def render(report: dict) -> str:

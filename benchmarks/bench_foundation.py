@@ -141,9 +141,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         "Construct: first construction in the process (data read and checked); the three NB201 datasets share",
         "one cached table, so only the first pays for it.",
-        "Targets are judged at torch's default thread count. `matrix_to_codes` (behind decode and validity) runs in",
-        "chunks below torch's intra-op grain size: on this shared machine a 2-thread parallel region waits a",
-        "scheduler time slice (~12 ms) for its second worker whenever the other core is busy.",
+        "Targets are judged at torch's default thread count. When the other core is busy, every 2-thread parallel",
+        "region waits a scheduler time slice for its second worker, so run this on an otherwise idle machine.",
         "",
     ]
     return "\n".join(lines)

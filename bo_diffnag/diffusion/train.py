@@ -46,7 +46,7 @@ class TrainConfig:
 
 
 # Per-space defaults used by `bo-diffnag prior train`; the shipped checkpoints were trained with them.
-DEFAULT_TRAIN = {"nb201": TrainConfig(steps=3000), "mbv3": TrainConfig(steps=6000)}
+DEFAULT_TRAIN = {"nb201": TrainConfig(steps=3000), "mbv3": TrainConfig(steps=16000, eval_every=1000, checkpoint_every=1000)}
 
 
 def dsm_loss(score_model: Any, sde: SDE, x0: Tensor, t: Tensor, z: Tensor) -> Tensor:

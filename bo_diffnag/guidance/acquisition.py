@@ -62,9 +62,9 @@ class AcquisitionGuidance:
         self.acq_function, self.prior, self.scale, self.mode = acq_function, prior, float(scale), mode
         self.model = model
         self.dim = prior.space.num_nodes * prior.space.num_ops
-        # Evaluate the acquisition in its model's precision (BoTorch models are usually float64).
-        param = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
-        self.dtype = param.dtype if param is not None else torch.double
+        # Feed the acquisition inputs in its model's training precision (BoTorch's convention: float64).
+        train_inputs = getattr(model, "train_inputs", None)
+        self.dtype = train_inputs[0].dtype if train_inputs else torch.double
 
     def acquisition(self, x: Tensor, sigma: float) -> Tensor:
         """``a`` at the signed-scale samples ``x[B, N, F]`` seen at noise ``σ`` (differentiable in ``x``)."""

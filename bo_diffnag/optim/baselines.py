@@ -37,10 +37,12 @@ def mutation_pool(
     """Up to ``num_candidates`` unique single-decision mutations of ``parents`` (round robin), outside ``exclude``."""
     pool: list[str] = []
     seen = set(exclude)
+    neighbors = {parent: space.neighbors(parent) for parent in parents}  # what space.mutate draws from, once
     for _ in range(20 * num_candidates):  # bounded: small neighbourhoods can run out of new children
         if len(pool) >= num_candidates:
             break
-        child = space.mutate(parents[len(pool) % len(parents)], seed=generator)
+        children = neighbors[parents[len(pool) % len(parents)]]
+        child = children[int(torch.randint(len(children), (1,), generator=generator))]  # = space.mutate(parent)
         if child not in seen:
             seen.add(child)
             pool.append(child)

@@ -17,6 +17,36 @@ from bo_diffnag.seeding import SeedLike, as_generator
 # (explore) until enough unique new candidates exist; the final 0 is the unguided prior.
 DEFAULT_SCHEDULE = (2.0, 1.0, 0.5, 0.0)
 DEFAULT_SAMPLER = SamplerConfig(steps=50)
+CALIBRATION_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def calibrate_guidance_scale(
+    acq_function: AcquisitionFunction,
+    prior: DiffusionPrior,
+    target_validity: float = 0.99,
+    grid: Sequence[float] = CALIBRATION_GRID,
+    num_samples: int = 64,
+    mode: GuidanceMode = "auto",
+    sampler: SamplerConfig = DEFAULT_SAMPLER,
+    seed: SeedLike = None,
+) -> float:
+    """The largest guidance strength of ``grid`` whose samples stay at least ``target_validity`` valid.
+
+    REFERENCE §3: the reference found its scale range by a log-grid search for where validity stays at
+    100 %; this automates that search on ``num_samples`` samples per grid point (ascending, stopping at the
+    first failure). Returns ``grid[0]`` if even that fails.
+
+    Example:
+        >>> schedule = [calibrate_guidance_scale(acqf, prior) * f for f in (1, 0.5, 0.25, 0)]  # doctest: +SKIP
+    """
+    generator = as_generator(seed)
+    best = grid[0]
+    for scale in sorted(grid):
+        guidance = AcquisitionGuidance(acq_function, prior, scale=scale, mode=mode)
+        if prior.sample(num_samples, seed=generator, sampler=sampler, guidance=guidance).validity < target_validity:
+            break
+        best = scale
+    return best
 
 
 def optimize_acqf_diffusion(
@@ -24,7 +54,7 @@ def optimize_acqf_diffusion(
     prior: DiffusionPrior,
     q: int = 1,
     num_samples: int = 256,
-    schedule: Sequence[float] = DEFAULT_SCHEDULE,
+    schedule: Sequence[float] | str = DEFAULT_SCHEDULE,
     mode: GuidanceMode = "auto",
     X_avoid: Tensor | None = None,
     sampler: SamplerConfig = DEFAULT_SAMPLER,
@@ -42,7 +72,8 @@ def optimize_acqf_diffusion(
         prior: the diffusion prior of the search space.
         q: number of candidates.
         num_samples: samples per round and pool size to reach.
-        schedule: guidance strengths ``λ`` of successive rounds.
+        schedule: guidance strengths ``λ`` of successive rounds, or ``"auto"``: ``λ_max · (1, ½, ¼, 0)`` with
+            ``λ_max`` from :func:`calibrate_guidance_scale`.
         mode: ``"noise_aware"``, ``"denoised"`` or ``"auto"`` (see :class:`AcquisitionGuidance`).
         X_avoid: ``[m, N·F]`` evaluated and pending architectures, never returned.
         sampler: the reverse-diffusion sampler settings.
@@ -54,9 +85,12 @@ def optimize_acqf_diffusion(
     Example:
         >>> candidates, values = optimize_acqf_diffusion(acqf, DiffusionPrior.pretrained("nb201"), q=2)  # doctest: +SKIP
     """
-    if not schedule:
-        raise ValueError("schedule needs at least one guidance strength")
     generator = as_generator(seed)
+    if schedule == "auto":
+        top = calibrate_guidance_scale(acq_function, prior, mode=mode, sampler=sampler, seed=generator)
+        schedule = (top, top / 2, top / 4, 0.0)
+    if isinstance(schedule, str) or not schedule:
+        raise ValueError(f"schedule must be 'auto' or a non-empty sequence of strengths, got {schedule!r}")
     exclude = avoided(prior.space, X_avoid)
     pool: list[str] = []
     for scale in schedule:

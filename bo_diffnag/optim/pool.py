@@ -52,12 +52,23 @@ def select_from_pool(
     """The ``q`` best architectures of ``pool`` by exact acquisition value, never one of ``X_avoid``.
 
     ``q > 1`` is chosen sequentially greedily, each pick added to the acquisition's pending points
-    (BoTorch's :func:`optimize_acqf_discrete`). Returns ``(candidates [q', N·F], acq_values [q'])`` with
-    ``q' = min(q, |pool \\ X_avoid|)``.
+    (BoTorch's :func:`optimize_acqf_discrete`), when the acquisition is an MC one with several samples.
+    Otherwise the ``q`` best marginal values are taken: analytic acquisitions (``LogEI``, ``UCB``) take no
+    pending points, and with a single MC sample (``TS``, ``ITS``) every choice ties once the first pick is
+    pending, so sequential greedy would return arbitrary pool entries. Returns
+    ``(candidates [q', N·F], acq_values [q'])`` with ``q' = min(q, |pool \\ X_avoid|)``.
     """
     choices = unique_new(pool, avoided(space, X_avoid))
     if not choices:
         raise ValueError("no candidate architecture left after removing evaluated and pending ones")
     X = encode_flat(space, choices, dtype)
-    candidates, values = optimize_acqf_discrete(acq_function, q=min(q, len(choices)), choices=X, unique=True)
+    q = min(q, len(choices))
+    sampler = getattr(acq_function, "sampler", None)
+    single_sample = sampler is not None and sampler.sample_shape.numel() == 1
+    if q > 1 and (not hasattr(acq_function, "X_pending") or single_sample):
+        with torch.no_grad():
+            values = torch.cat([acq_function(chunk.unsqueeze(1)) for chunk in X.split(2048)])
+        top = values.topk(q).indices
+        return X[top], values[top]
+    candidates, values = optimize_acqf_discrete(acq_function, q=q, choices=X, unique=True)
     return candidates, values.reshape(-1)

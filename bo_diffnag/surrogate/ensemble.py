@@ -7,7 +7,8 @@ encodings ``2X − 1 + σz`` with ``σ`` drawn from the prior's schedule, half o
 noise-aware guidance well above guiding a clean predictor). At ``σ = 0`` a member is an ordinary
 predictor. The noise level of a forward pass is set with :meth:`NoiseAwareEnsemble.at_noise_level`.
 
-All members are trained at once as one batched network (weights with a leading member dimension).
+All members are trained at once as one batched network (weights with a leading member dimension), in
+float32 whatever the input precision (3–4× faster fits on a CPU; outputs are cast back).
 """
 
 from __future__ import annotations
@@ -102,8 +103,8 @@ class NoiseAwareEnsemble(EnsembleModel):
         generator = as_generator(seed)
         self.outcome_transform = Standardize(m=1)
         y, _ = self.outcome_transform(self.train_targets)
-        self.net = BatchedMLP(num_members, train_X.shape[-1], hidden, layers, noise_features=8, generator=generator).to(train_X)
-        self._fit(self.train_inputs[0], y, epochs, lr, weight_decay, clean_fraction, generator)
+        self.net = BatchedMLP(num_members, train_X.shape[-1], hidden, layers, noise_features=8, generator=generator)
+        self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, generator)
         self.eval()
 
     @property
@@ -162,7 +163,10 @@ class NoiseAwareEnsemble(EnsembleModel):
     def forward(self, X: Tensor) -> Tensor:
         """``X[*batch, q, d]`` in ``[0, 1]`` scale → ``[*batch, s, q, 1]`` standardised predictions."""
         batch, q, d = X.shape[:-2], X.shape[-2], X.shape[-1]
-        flat = (2 * X - 1).reshape(1, -1, d)
-        sigma = torch.full((1, flat.shape[1], 1), self._noise_level, dtype=X.dtype)
-        out = self.net(flat, sigma)  # [s, B*q, 1]
+        # The net's own precision (float32 from the fit; BoTorch's analytic acquisitions call ``.to(X)`` on the
+        # model, which may have cast it to float64 since).
+        dtype = self.net.weights[0].dtype
+        flat = (2 * X.to(dtype) - 1).reshape(1, -1, d)
+        sigma = torch.full((1, flat.shape[1], 1), self._noise_level, dtype=dtype)
+        out = self.net(flat, sigma).to(X.dtype)  # [s, B*q, 1]
         return out.reshape(self.num_members, *batch, q, 1).movedim(0, -3)

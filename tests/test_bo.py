@@ -1,0 +1,191 @@
+"""Tests of the BO-NAS loop ``run_bo``: trace contract, common random numbers, failures, determinism.
+
+Every optimiser runs on the real NAS-Bench-201 CIFAR-10 table with the exact-score prior (no checkpoint
+needed) and a short surrogate fit; values in the trace are checked against the oracle itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bo_diffnag.benchmarks import get_benchmark
+from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, run_bo
+from bo_diffnag.diffusion.exact_score import ExactScore
+from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+BUDGET, N_INIT, BATCH = 14, 10, 2
+SURROGATE = {"epochs": 100}
+
+
+@pytest.fixture(scope="module")
+def bench(data_dir):
+    return get_benchmark("nb201:cifar10", data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def prior(bench):
+    return DiffusionPrior(bench.space, DEFAULT_SDE["nb201"], ExactScore.uniform(bench.space))
+
+
+@pytest.fixture(scope="module")
+def trace(bench, prior):
+    """``trace(optimizer, seed)``: a cached ``run_bo`` run with the module's small settings."""
+    cache: dict[tuple[str, int], pd.DataFrame] = {}
+
+    def get(optimizer: str, seed: int = 0) -> pd.DataFrame:
+        if (optimizer, seed) not in cache:
+            cache[optimizer, seed] = run_bo(
+                bench, optimizer, budget=BUDGET, n_init=N_INIT, batch_size=BATCH, seed=seed, prior=prior,
+                surrogate_options=SURROGATE,
+            )
+        return cache[optimizer, seed]
+
+    return get
+
+
+def check_trace(trace: pd.DataFrame, bench, budget: int) -> None:
+    """The invariants of any trace: shape, unique valid archs, oracle values, running best."""
+    assert list(trace.columns) == TRACE_COLUMNS
+    assert len(trace) == budget
+    assert trace["eval"].tolist() == list(range(1, budget + 1))
+    assert trace["arch"].is_unique
+    assert all(bench.space.canonical(a) == a for a in trace["arch"])
+    assert trace["round"].is_monotonic_increasing
+    done = trace["status"] == "completed"
+    assert set(trace["status"]) <= {"completed", "failed"}
+    for row in trace[done].itertuples():
+        result = bench.evaluate(row.arch)
+        assert row.objective == result["objective"] and row.test == result["test"]
+    running = trace["objective"].where(done).cummax().ffill()  # NaN until the first completed evaluation
+    np.testing.assert_array_equal(trace["best_objective"].to_numpy(), running.to_numpy())
+    best = trace["best_objective"].dropna()
+    assert best.is_monotonic_increasing
+    # best_test is the test value of the row holding the running best
+    for i, row in enumerate(trace.itertuples()):
+        if not math.isnan(row.best_objective):
+            incumbent = trace.iloc[: i + 1][done.iloc[: i + 1]]["objective"].idxmax()
+            assert row.best_test == trace.loc[incumbent, "test"]
+
+
+# ---------------------------------------------------------------------------------- the contract
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_trace_contract(trace, bench, optimizer: str) -> None:
+    result = trace(optimizer)
+    check_trace(result, bench, BUDGET)
+    assert (result["status"] == "completed").all()
+    assert result["round"].value_counts().sort_index().tolist() == [N_INIT] + [BATCH] * ((BUDGET - N_INIT) // BATCH)
+    assert (result.loc[result["round"] == 0, "seconds"] == 0).all()
+    assert (result.loc[result["round"] > 0, "seconds"] > 0).all()
+
+
+def test_initial_design_is_common_to_all_optimizers(trace, bench) -> None:
+    designs = {opt: trace(opt).loc[lambda t: t["round"] == 0, "arch"].tolist() for opt in OPTIMIZERS}
+    first = designs[OPTIMIZERS[0]]
+    assert len(first) == N_INIT
+    assert all(design == first for design in designs.values())
+    # the design alone (budget == n_init): the same for that seed, another one for another seed
+    same = run_bo(bench, "random_pool", budget=N_INIT, n_init=N_INIT, seed=0)
+    other = run_bo(bench, "random_pool", budget=N_INIT, n_init=N_INIT, seed=1)
+    assert same["arch"].tolist() == first
+    assert set(other["arch"]) != set(first)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_same_seed_same_trace(trace, bench, prior, optimizer: str) -> None:
+    again = run_bo(
+        bench, optimizer, budget=BUDGET, n_init=N_INIT, batch_size=BATCH, seed=0, prior=prior, surrogate_options=SURROGATE
+    )
+    columns = [c for c in TRACE_COLUMNS if c != "seconds"]
+    pd.testing.assert_frame_equal(again[columns], trace(optimizer)[columns])
+
+
+def test_different_seed_different_proposals(trace) -> None:
+    a, b = trace("mutation_random", 0), trace("mutation_random", 1)
+    assert a["arch"].tolist() != b["arch"].tolist()
+
+
+# ------------------------------------------------------------------------------------- failures
+class FlakyBenchmark:
+    """Wraps a benchmark: raises for archs whose first edge is ``none``, NaN objective for ``avg_pool_3x3``."""
+
+    def __init__(self, bench, fail_after: int | None = None) -> None:
+        self.inner, self.space, self.name = bench, bench.space, bench.name
+        self.fail_after, self.calls, self.seen = fail_after, 0, []
+
+    @staticmethod
+    def first_op(arch: str) -> str:
+        return arch.split("|")[1].split("~")[0]
+
+    def evaluate(self, arch):
+        self.calls += 1
+        self.seen.append(arch)
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError("worker lost")
+        if self.first_op(arch) == "none":
+            raise RuntimeError("training diverged")
+        result = self.inner.evaluate(arch)
+        if self.first_op(arch) == "avg_pool_3x3":
+            result["objective"] = float("nan")
+        return result
+
+
+@pytest.mark.parametrize("optimizer", ["mutation", "exhaustive"])
+def test_failed_evaluations_are_recorded_and_not_reproposed(bench, optimizer: str) -> None:
+    flaky = FlakyBenchmark(bench)
+    result = run_bo(flaky, optimizer, budget=16, n_init=10, batch_size=3, seed=2, surrogate_options=SURROGATE)
+    check_trace(result, bench, 16)
+    assert flaky.seen == result["arch"].tolist()  # every arch evaluated exactly once
+    ops = result["arch"].map(FlakyBenchmark.first_op)
+    failed = result["status"] == "failed"
+    assert {"none", "avg_pool_3x3"} <= set(ops[result["round"] == 0])  # both failure kinds happen
+    assert (failed == ops.isin(["none", "avg_pool_3x3"])).all()
+    assert result.loc[failed, "objective"].isna().all()
+    assert result.loc[ops == "none", "test"].isna().all()
+    completed = result.loc[~failed, "objective"]
+    assert result["best_objective"].iloc[-1] == completed.max()
+
+
+def test_every_proposal_failing_still_finishes_without_repeats(bench) -> None:
+    """All proposals fail, so the data (and the acquisition's argmax) never change: only avoiding failed
+    architectures keeps the exhaustive optimiser from proposing the same ones again."""
+    flaky = FlakyBenchmark(bench, fail_after=10)
+    result = run_bo(flaky, "exhaustive", budget=18, n_init=10, batch_size=2, seed=0, surrogate_options=SURROGATE)
+    assert len(result) == 18 and result["arch"].is_unique
+    assert (result.loc[result["round"] > 0, "status"] == "failed").all()
+    assert result["best_objective"].iloc[-1] == result.loc[result["status"] == "completed", "objective"].max()
+
+
+# ----------------------------------------------------------------------------------- arguments
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"optimizer": "bananas"}, "unknown optimizer"),
+        ({"budget": 5, "n_init": 10}, "n_init"),
+        ({"budget": 10, "n_init": 0}, "n_init"),
+        ({"budget": 10, "n_init": -1}, "n_init"),
+        ({"budget": 12, "n_init": 10, "batch_size": 0}, "batch_size"),
+    ],
+)
+def test_bad_arguments_raise(bench, kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        run_bo(bench, **{"optimizer": "random_pool", **kwargs})
+
+
+def test_unknown_acquisition_raises(bench) -> None:
+    with pytest.raises(ValueError, match="unknown acquisition"):
+        run_bo(bench, "random_pool", acquisition="qEI", budget=12, n_init=10, surrogate_options=SURROGATE)
+
+
+# ---------------------------------------------------------------------------------------- MBv3
+def test_mbv3_mutation_tiny_budget(data_dir) -> None:
+    bench = get_benchmark("mbv3:imagenet", data_dir=data_dir)
+    result = run_bo(bench, "mutation", budget=9, n_init=5, batch_size=2, seed=0, surrogate_options={"epochs": 50})
+    check_trace(result, bench, 9)
+    assert (result["status"] == "completed").all()
+    assert result["round"].max() == 2

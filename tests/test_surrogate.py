@@ -1,0 +1,272 @@
+"""Tests of the surrogate: the noise-aware ensemble as a BoTorch model, member samplers, acquisitions (REFERENCE §5).
+
+Expected values come from BoTorch itself where it has an equivalent (qLogNEI with an explicit baseline, the
+ensemble mean for qSimpleRegret) or from the definition (one member's predictions for Thompson sampling).
+Observations are real NAS-Bench-201 CIFAR-10 validation accuracies.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from botorch.acquisition import qLogNoisyExpectedImprovement
+from botorch.acquisition.objective import ScalarizedPosteriorTransform
+from botorch.posteriors.ensemble import EnsemblePosterior
+from botorch.sampling.index_sampler import IndexSampler
+from scipy.stats import spearmanr
+
+from bo_diffnag.benchmarks import get_benchmark
+from bo_diffnag.diffusion.prior import DEFAULT_SDE
+from bo_diffnag.optim.pool import encode_flat
+from bo_diffnag.surrogate import ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, make_acquisition
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+SDE = DEFAULT_SDE["nb201"]
+MEMBERS = 5
+FAST = {"epochs": 60, "hidden": 32}  # for fits whose quality does not matter
+GRADIENT_ACQUISITIONS = ("qLogNEI", "qLogEI", "qUCB", "qSimpleRegret", "UCB", "LogEI", "TS", "ITS")
+
+
+@pytest.fixture(scope="module")
+def observations(data_dir):
+    """60 random NB201 architectures and their CIFAR-10 validation accuracies."""
+    bench = get_benchmark("nb201:cifar10", data_dir=data_dir)
+    archs = bench.space.sample(60, seed=0)
+    Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
+    return bench.space, archs, encode_flat(bench.space, archs), Y
+
+
+@pytest.fixture(scope="module")
+def model(observations) -> NoiseAwareEnsemble:
+    _, _, X, Y = observations
+    return NoiseAwareEnsemble(X, Y, SDE, num_members=MEMBERS, seed=0)
+
+
+@pytest.fixture(scope="module")
+def candidates(observations) -> torch.Tensor:
+    """20 architectures that are not training points, as ``[20, 1, d]``."""
+    space, archs, _, _ = observations
+    new = [a for a in space.sample(40, seed=123) if a not in set(archs)][:20]
+    return encode_flat(space, new).unsqueeze(1)
+
+
+# ------------------------------------------------------------------------------------ the model
+@pytest.mark.parametrize("shape", [(7,), (4, 1), (3, 2)], ids=["n,d", "b,1,d", "b,q,d"])
+def test_posterior_shapes(model, observations, shape) -> None:
+    X = observations[2][: shape[0] * (shape[1] if len(shape) > 1 else 1)].reshape(*shape, -1)
+    posterior = model.posterior(X)
+    assert isinstance(posterior, EnsemblePosterior)
+    batch, q = shape[:-1], shape[-1]
+    assert posterior.values.shape == (*batch, MEMBERS, q, 1)
+    assert posterior.mean.shape == (*batch, q, 1)
+    assert posterior.variance.shape == (*batch, q, 1)
+    assert torch.isfinite(posterior.values).all()
+    assert (posterior.variance > 0).all()  # members disagree off a perfect fit
+
+
+def test_posterior_under_scalarized_transform(model, observations) -> None:
+    """Ax always passes a ScalarizedPosteriorTransform (REFERENCE §5); it must apply, not crash."""
+    X = observations[2][:6].unsqueeze(1)
+    plain = model.posterior(X)
+    identity = model.posterior(X, posterior_transform=ScalarizedPosteriorTransform(weights=torch.ones(1)))
+    assert isinstance(identity, EnsemblePosterior)
+    assert identity.values.shape == plain.values.shape == (6, MEMBERS, 1, 1)
+    torch.testing.assert_close(identity.mean, plain.mean)
+    affine = model.posterior(X, posterior_transform=ScalarizedPosteriorTransform(torch.tensor([2.0]), offset=-1.0))
+    torch.testing.assert_close(affine.values, 2 * plain.values - 1)
+
+
+def test_analytic_acquisition_leaves_the_model_usable(observations) -> None:
+    """BoTorch's analytic acquisitions call ``.to(X)`` on their model (float64): predictions must survive that."""
+    _, _, X, Y = observations
+    model = NoiseAwareEnsemble(X, Y, SDE, seed=0, **FAST)
+    with torch.no_grad():
+        before = model.posterior(X).values
+        make_acquisition("UCB", model)(X.unsqueeze(1))
+        after = model.posterior(X).values
+        make_acquisition("qLogNEI", model)(X.unsqueeze(1))  # MC acquisitions keep working too
+    assert after.dtype == X.dtype
+    torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-4)
+
+
+def test_gradients_flow_to_inputs(model, observations) -> None:
+    X = observations[2][:5].unsqueeze(1).clone().requires_grad_(True)
+    model.posterior(X).mean.sum().backward()
+    assert X.grad is not None and X.grad.shape == X.shape
+    assert (X.grad.flatten(1).norm(dim=-1) > 0).all()
+
+
+def test_fit_is_deterministic_per_seed(observations) -> None:
+    _, _, X, Y = observations
+    a, b, c = (NoiseAwareEnsemble(X, Y, SDE, seed=s, **FAST) for s in (3, 3, 4))
+    with torch.no_grad():
+        pa, pb, pc = (m.posterior(X).values for m in (a, b, c))
+    assert torch.equal(pa, pb)
+    assert not torch.allclose(pa, pc)
+
+
+def test_predictions_rank_training_points(model, observations) -> None:
+    _, _, X, Y = observations
+    with torch.no_grad():
+        mean = model.posterior(X).mean.squeeze(-1)
+    assert spearmanr(mean.numpy(), Y.squeeze(-1).numpy()).statistic > 0.8
+    # outcome transform undone: predictions are on the accuracy scale, not standardised
+    assert abs(float(mean.mean() - Y.mean())) < 0.5 * float(Y.std())
+
+
+def test_noise_level_changes_output_and_is_restored(model, observations) -> None:
+    X = observations[2][:8].unsqueeze(1)
+    with torch.no_grad():
+        clean = model.posterior(X).values
+        with model.at_noise_level(2.0):
+            noisy = model.posterior(X).values
+        after = model.posterior(X).values
+        with pytest.raises(RuntimeError, match="boom"):
+            with model.at_noise_level(5.0):
+                raise RuntimeError("boom")
+        after_error = model.posterior(X).values
+        with model.at_noise_level(1.0):
+            with model.at_noise_level(3.0):
+                pass
+            inner_restored = model.posterior(X).values
+            with model.at_noise_level(1.0):
+                expected_inner = model.posterior(X).values
+    assert (noisy - clean).abs().max() > 1e-3
+    assert torch.equal(after, clean)
+    assert torch.equal(after_error, clean)
+    assert torch.equal(inner_restored, expected_inner)
+
+
+def test_nan_targets_are_dropped(observations) -> None:
+    _, _, X, Y = observations
+    Y_nan = Y[:20].clone()
+    Y_nan[[1, 5, 7]] = float("nan")
+    model = NoiseAwareEnsemble(X[:20], Y_nan, SDE, seed=0, **FAST)
+    keep = ~Y_nan.isnan().squeeze(-1)
+    assert model.train_inputs[0].shape == (17, X.shape[-1])
+    assert torch.equal(model.train_inputs[0], X[:20][keep])
+    assert torch.equal(model.train_targets, Y[:20][keep])
+    with torch.no_grad():
+        assert torch.isfinite(model.posterior(X[:20]).values).all()
+    # the fit is the same as on the cleaned data
+    reference = NoiseAwareEnsemble(X[:20][keep], Y[:20][keep], SDE, seed=0, **FAST)
+    with torch.no_grad():
+        torch.testing.assert_close(model.posterior(X).values, reference.posterior(X).values)
+
+
+@pytest.mark.parametrize(
+    "X_shape, Y_shape, nan_rows, match",
+    [
+        ((5, 56), (5, 1), [0, 1, 2, 3], "at least 2"),
+        ((5, 56), (5, 1), [0, 1, 2, 3, 4], "at least 2"),
+        ((5, 56), (5,), [], "expected train_X"),
+        ((5, 56), (4, 1), [], "expected train_X"),
+        ((56,), (1, 1), [], "expected train_X"),
+        ((2, 5, 56), (5, 1), [], "expected train_X"),
+    ],
+)
+def test_bad_training_data_raises(X_shape, Y_shape, nan_rows, match) -> None:
+    X = torch.zeros(X_shape, dtype=torch.double)
+    Y = torch.arange(float(torch.Size(Y_shape).numel()), dtype=torch.double).reshape(Y_shape)
+    if nan_rows:
+        Y[nan_rows] = float("nan")
+    with pytest.raises(ValueError, match=match):
+        NoiseAwareEnsemble(X, Y, SDE, **FAST)
+
+
+# ------------------------------------------------------------------------------- member sampler
+def test_member_sampler_picks_members_for_every_candidate(model, candidates) -> None:
+    posterior = model.posterior(candidates)
+    sampler = MemberSampler(range(MEMBERS))
+    samples = sampler(posterior)
+    assert samples.shape == (MEMBERS, len(candidates), 1, 1)
+    assert torch.equal(sampler.base_samples, torch.arange(MEMBERS).view(-1, 1).expand(MEMBERS, len(candidates)))
+    torch.testing.assert_close(samples, posterior.values.movedim(-3, 0))
+    assert torch.equal(sampler(posterior), samples)  # deterministic across calls
+    # a fresh sampler (new random seed) and another batch size give the same assignment
+    other = MemberSampler(range(MEMBERS))(model.posterior(candidates[:7]))
+    assert torch.equal(other, samples[:, :7])
+    # BoTorch's IndexSampler assigns members at random per candidate: not the same member for all of them
+    index_base = IndexSampler(torch.Size([MEMBERS]), seed=0)
+    index_base(posterior)
+    assert any(len(set(row.tolist())) > 1 for row in index_base.base_samples)
+
+
+def test_member_sampler_subset_and_order(model, candidates) -> None:
+    posterior = model.posterior(candidates)
+    samples = MemberSampler([3, 1])(posterior)
+    torch.testing.assert_close(samples[0], posterior.values[:, 3])
+    torch.testing.assert_close(samples[1], posterior.values[:, 1])
+
+
+def test_member_sampler_rejects_missing_member(model, candidates) -> None:
+    with pytest.raises(ValueError, match="member 5"):
+        MemberSampler([0, MEMBERS])(model.posterior(candidates))
+
+
+# --------------------------------------------------------------------------------- acquisitions
+@pytest.mark.parametrize("name", ACQUISITIONS)
+def test_every_acquisition_has_shape_b_and_finite_values(model, candidates, name) -> None:
+    acqf = make_acquisition(name, model, seed=0)
+    X = candidates.clone().requires_grad_(True)
+    values = acqf(X)
+    assert values.shape == (len(candidates),)
+    assert torch.isfinite(values).all()
+    if name in GRADIENT_ACQUISITIONS:
+        values.sum().backward()
+        assert torch.isfinite(X.grad).all()
+        assert (X.grad.flatten(1).norm(dim=-1) > 0).all(), f"{name}: zero gradient on some candidate"
+
+
+def test_qlognei_equals_botorch_qlognei(model, observations, candidates) -> None:
+    """The documented equivalence: a constant per-member incumbent is BoTorch's qLogNEI with one sample per member."""
+    ours = make_acquisition("qLogNEI", model)
+    reference = qLogNoisyExpectedImprovement(
+        model,
+        X_baseline=model.train_inputs[0],
+        sampler=MemberSampler(range(MEMBERS)),
+        prune_baseline=False,
+        cache_root=False,
+    )
+    with torch.no_grad():
+        mine, theirs = ours(candidates), reference(candidates)
+        at_train = ours(observations[2][:10].unsqueeze(1)), reference(observations[2][:10].unsqueeze(1))
+    torch.testing.assert_close(mine, theirs, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(*at_train, rtol=1e-9, atol=1e-9)
+    assert mine.std() > 0  # not a degenerate constant
+
+
+def test_mc_acquisitions_average_over_all_members(model, candidates) -> None:
+    posterior = model.posterior(candidates)
+    with torch.no_grad():
+        regret = make_acquisition("qSimpleRegret", model)(candidates)
+        ucb = make_acquisition("UCB", model, beta=4.0)(candidates)
+    torch.testing.assert_close(regret, posterior.mean.view(-1))
+    torch.testing.assert_close(ucb, (posterior.mean + 2.0 * posterior.variance.sqrt()).view(-1))
+
+
+def test_thompson_sampling_is_one_member_and_deterministic_per_seed(model, candidates) -> None:
+    values = model.posterior(candidates).values.squeeze(-1).squeeze(-1).detach()  # [b, s]
+    picked = set()
+    for seed in range(8):
+        with torch.no_grad():
+            ts = make_acquisition("TS", model, seed=seed)(candidates)
+            again = make_acquisition("TS", model, seed=seed)(candidates)
+        assert torch.equal(ts, again)
+        members = [k for k in range(MEMBERS) if torch.allclose(ts, values[:, k])]
+        assert len(members) == 1, "TS must be one member's prediction for all candidates"
+        picked.add(members[0])
+    assert len(picked) > 1, "the seed must choose the member"
+
+
+def test_independent_thompson_sampling_is_deterministic_per_seed(model, candidates) -> None:
+    with torch.no_grad():
+        a = make_acquisition("ITS", model, seed=1)(candidates)
+        b = make_acquisition("ITS", model, seed=1)(candidates)
+    assert torch.equal(a, b)
+
+
+def test_unknown_acquisition_raises(model) -> None:
+    with pytest.raises(ValueError, match="unknown acquisition"):
+        make_acquisition("qEI", model)
