@@ -280,6 +280,12 @@ def render(report: dict) -> str:
         f"{s['ensemble']}; diffusion: {s['num_samples']} samples per round, schedule λ = {s['schedule']}, "
         f"{s['sampler_steps']} sampler steps, pretrained priors. Baseline pools: 256 candidates unless marked "
         "'equal_evals' (as many acquisition evaluations as diffusion used, guidance gradients included).",
+        "Threads and 1-min load average per part (timings of parts run beside other jobs are pessimistic): "
+        + "; ".join(
+            f"{part}: {info['torch_threads']} threads, load {info['load_average'][0]:.1f}"
+            for part, info in report.get("machine_per_part", {}).items()
+        )
+        + ".",
         "",
         "## Speed of one proposal round (refit + propose), 50 observations",
         "",

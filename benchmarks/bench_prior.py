@@ -83,16 +83,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spaces", default="nb201,mbv3")
     parser.add_argument("--skip-novelty", action="store_true")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
-    report: dict = {
+    path = RESULTS / "prior.json"
+    report: dict = json.loads(path.read_text()) if path.is_file() else {"spaces": {}}
+    report |= {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "settings": {"num": args.num, "seed": args.seed, "batch_size": 512},
-        "spaces": {},
     }
-    for name in ("nb201", "mbv3"):
+    for name in args.spaces.split(","):
         space = get_space(name)
         prior = DiffusionPrior.pretrained(name)
         reference = space.sample_codes(20000, torch.Generator().manual_seed(123))
@@ -118,6 +120,7 @@ def main() -> None:
             entry["learned"].append(measure(prior, reference, args.num, args.seed, sampler))
             entry["exact"].append(measure(exact, reference, args.num, args.seed, sampler))
             print(name, "learned", entry["learned"][-1], flush=True)
+        entry["load_average"] = os.getloadavg()
         report["spaces"][name] = entry
 
     if not args.skip_novelty:
@@ -134,7 +137,7 @@ def main() -> None:
         print("novelty", row, flush=True)
 
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "prior.json").write_text(json.dumps(report, indent=1))
+    path.write_text(json.dumps(report, indent=1))
     (RESULTS / "prior.md").write_text(render(report))
 
 
