@@ -479,3 +479,27 @@ def test_prior_samples_metrics_on_a_hand_made_example() -> None:
     assert samples.novelty(None) is None
     empty = PriorSamples(x=torch.zeros(0, 8, 7), codes=torch.zeros(0, 8), valid=torch.zeros(0, dtype=torch.bool), archs=[])
     assert math.isnan(empty.validity) and math.isnan(empty.uniqueness)
+
+
+def test_balanced_factor_sampler_oversamples_rare_depths_without_bias():
+    """τ = 0.5 draws shallow MBv3 stages far more often, and the importance weights undo it exactly."""
+    from bo_diffnag.diffusion.train import BalancedFactorSampler
+
+    space = get_space("mbv3")
+    codes, weights = BalancedFactorSampler(space, 0.5).draw(20000, torch.Generator().manual_seed(0))
+    assert bool(space.valid_codes(codes).all())
+    depth = (codes >= 0).view(-1, 5, 4).sum(-1)
+    stage_weight = weights.view(-1, 5, 4)[..., 0]
+    assert torch.equal(weights.view(-1, 5, 4), stage_weight.unsqueeze(-1).expand(-1, -1, 4))
+    uniform = torch.tensor([81.0, 729.0, 6561.0]) / 7371.0
+    drawn = torch.stack([(depth == d).float().mean() for d in (2, 3, 4)])
+    reweighted = torch.stack([(stage_weight * (depth == d)).sum() / stage_weight.numel() for d in (2, 3, 4)])
+    assert drawn[0] > 5 * uniform[0]  # depth-2 stages: ~7.7% instead of 1.1%
+    assert torch.allclose(reweighted, uniform, atol=0.01)
+
+
+def test_balance_exponent_rejects_training_subsets():
+    from bo_diffnag.diffusion.train import TrainConfig, train_prior
+
+    with pytest.raises(ValueError, match="balance_exponent"):
+        train_prior(get_space("nb201"), config=TrainConfig(steps=1, train_fraction=0.5, balance_exponent=0.5), progress=False)

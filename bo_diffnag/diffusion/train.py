@@ -29,7 +29,9 @@ class TrainConfig:
     """Training settings (defaults: minutes on a 2-core CPU; see benchmarks/results/prior.md).
 
     ``train_fraction < 1`` trains on a seeded random subset of an enumerable space (NB201), to measure
-    novelty; otherwise batches are uniform draws from the whole space.
+    novelty; otherwise batches are uniform draws from the whole space. ``balance_exponent = τ < 1`` draws
+    each factor's row-emptiness patterns (an MBv3 stage's depth) ∝ size^τ instead of ∝ size and weights
+    those rows' loss by ``p/q`` (see :class:`BalancedFactorSampler`).
     """
 
     steps: int = 3000
@@ -43,21 +45,62 @@ class TrainConfig:
     eval_samples: int = 256
     eval_sampler_steps: int = 50
     checkpoint_every: int = 500
+    balance_exponent: float = 1.0
 
 
 # Per-space defaults used by `bo-diffnag prior train`; the shipped checkpoints were trained with them.
 DEFAULT_TRAIN = {"nb201": TrainConfig(steps=3000), "mbv3": TrainConfig(steps=16000, eval_every=1000, checkpoint_every=1000)}
 
 
-def dsm_loss(score_model: Any, sde: SDE, x0: Tensor, t: Tensor, z: Tensor) -> Tensor:
-    """Per-sample denoising score-matching loss with weight ``σ²``: ``mean_d (σ s(x0 + σ z, σ) + z)²``.
+def dsm_loss(
+    score_model: Any, sde: SDE, x0: Tensor, t: Tensor, z: Tensor, row_weights: Tensor | None = None
+) -> Tensor:
+    """Per-sample denoising score-matching loss with weight ``σ²``: ``mean_d w_row (σ s(x0 + σ z, σ) + z)²``.
 
     Its minimiser is the score of ``p_σ``; the value at the exact score (:class:`ExactScore`) is the floor.
+    ``row_weights[B, N]`` (default 1) are importance weights per row.
     """
     mean, std = sde.marginal(x0, t)
     std = std.view(-1, 1, 1)
     score = score_model(mean + std * z, std.view(-1))
-    return ((std * score + z) ** 2).flatten(1).mean(-1)
+    err = (std * score + z) ** 2
+    if row_weights is not None:
+        err = err * row_weights.unsqueeze(-1)
+    return err.flatten(1).mean(-1)
+
+
+class BalancedFactorSampler:
+    """Uniform architectures with rare row-emptiness patterns oversampled, plus importance weights.
+
+    Per factor of :meth:`SearchSpace.uniform_factors`, settings are grouped by which rows are empty (an
+    MBv3 stage's depth: groups of 81, 729 and 6,561 settings). Uniform sampling picks group ``g`` with
+    ``p_g ∝ |g|``; this sampler uses ``q_g ∝ |g|^τ`` (then a uniform setting within the group) and returns
+    weight ``p_g / q_g`` for the factor's rows. Factors are independent and the true score of a factor's rows
+    depends on those rows alone, so the weighted loss has the same minimiser while the rare patterns
+    (MBv3: a stage without slot 3, 1.1% of stages) are seen ``q/p`` times more often.
+    """
+
+    def __init__(self, space: SearchSpace, exponent: float) -> None:
+        self.num_nodes = space.num_nodes
+        self.factors = []
+        for rows, codes in space.uniform_factors():
+            patterns, group = torch.unique(codes >= 0, dim=0, return_inverse=True)
+            order = torch.argsort(group, stable=True)
+            sizes = torch.bincount(group, minlength=len(patterns)).double()
+            p, q = sizes / sizes.sum(), sizes**exponent / (sizes**exponent).sum()
+            offsets = torch.cumsum(sizes, 0).long() - sizes.long()
+            self.factors.append((rows, codes[order], sizes.long(), offsets, q, (p / q).float()))
+
+    def draw(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """``(codes[n, N], row_weights[n, N])``."""
+        codes = torch.empty(n, self.num_nodes, dtype=torch.long)
+        weights = torch.ones(n, self.num_nodes)
+        for rows, settings, sizes, offsets, q, ratio in self.factors:
+            g = torch.multinomial(q, n, replacement=True, generator=generator)
+            pick = offsets[g] + (torch.rand(n, generator=generator, dtype=torch.double) * sizes[g]).long()
+            codes[:, rows] = settings[pick]
+            weights[:, rows] = ratio[g].unsqueeze(-1)
+        return codes, weights
 
 
 def training_subset(space: SearchSpace, fraction: float, seed: int) -> Tensor | None:
@@ -104,6 +147,9 @@ def train_prior(
     sde = sde or DEFAULT_SDE[space.name]
     generator = as_generator(seed)
     train_codes = training_subset(space, config.train_fraction, seed)
+    if config.balance_exponent != 1.0 and train_codes is not None:
+        raise ValueError("balance_exponent < 1 applies to training on the whole space, not to a subset")
+    balanced = BalancedFactorSampler(space, config.balance_exponent) if config.balance_exponent != 1.0 else None
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, global RNG left untouched
         torch.manual_seed(seed)
         net = ScoreTransformer(space, net_config)
@@ -150,10 +196,14 @@ def train_prior(
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc=f"train {space.name} prior")
     start = time.perf_counter() - elapsed
     while step < config.steps:
-        x0 = to_signed(space.codes_to_matrix(_draw(space, train_codes, config.batch_size, generator)))
+        if balanced is None:
+            codes, row_weights = _draw(space, train_codes, config.batch_size, generator), None
+        else:
+            codes, row_weights = balanced.draw(config.batch_size, generator)
+        x0 = to_signed(space.codes_to_matrix(codes))
         t = torch.rand(config.batch_size, generator=generator)
         z = torch.randn(x0.shape, generator=generator)
-        loss = dsm_loss(net, sde, x0, t, z).mean()
+        loss = dsm_loss(net, sde, x0, t, z, row_weights).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
