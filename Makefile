@@ -10,17 +10,17 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,ray]"
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# The main job: a real NAS experiment (train NB201 cells on scikit-learn's digits, no download) with Ax and
+# DiffusionNAG proposals, two trials at a time. Stored in runs/; the same command resumes after a crash.
 demo: $(STAMP)
-	$(VENV)/bin/bo-diffnag prior sample --space nb201 --num 512 --seed 0
-	$(VENV)/bin/bo-diffnag evaluate --space nb201 --benchmark nb201:cifar10 \
-	  --arch '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|'
-	$(VENV)/bin/bo-diffnag evaluate --space mbv3 --benchmark mbv3:imagenet \
-	  --arch '{"ks":[7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7,7],"e":[6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6,6],"d":[4,4,4,4,4]}'
+	$(VENV)/bin/bo-diffnag run --space nb201 --benchmark digits --optimizer diffusion \
+	  --trials 30 --n-init 10 --parallel 2 --seed 0 \
+	  --storage sqlite:///runs/demo.db --out runs/demo/trials.csv --plot runs/demo/best_so_far.png
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
 	$(PY) benchmarks/bench_prior.py
+	$(PY) benchmarks/bench_ax.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,5 +1,29 @@
-"""Ax integration of bo-diffnag: everything that imports Ax lives in this package.
+"""Ax integration: NAS generation strategies with DiffusionNAG proposals, benchmark metrics, storage.
 
-The core package ``bo_diffnag`` never imports Ax; generation strategies, Ax search-space conversions,
-metrics/runners and storage registration built on it belong here.
+Everything that imports Ax lives here; :mod:`bo_diffnag` never does. Importing this package registers our
+generation nodes with Ax's JSON/SQL storage.
 """
+
+from ax_integration.metrics import BenchmarkMetric, BenchmarkRunner
+from ax_integration.nodes import AcquisitionNode, InitialDesignNode, LocalSearchNode
+from ax_integration.parameters import arch_to_parameters, parameter_configs, parameters_to_arch
+from ax_integration.storage import register_nodes, registry_bundle, storage_config
+from ax_integration.strategy import STRATEGIES, nas_generation_strategy
+
+register_nodes()
+
+__all__ = [
+    "STRATEGIES",
+    "AcquisitionNode",
+    "BenchmarkMetric",
+    "BenchmarkRunner",
+    "InitialDesignNode",
+    "LocalSearchNode",
+    "arch_to_parameters",
+    "nas_generation_strategy",
+    "parameter_configs",
+    "parameters_to_arch",
+    "register_nodes",
+    "registry_bundle",
+    "storage_config",
+]

@@ -25,7 +25,7 @@ from bo_diffnag.optim.baselines import (
 )
 from bo_diffnag.optim.diffusion import optimize_acqf_diffusion
 from bo_diffnag.optim.pool import decode_flat, encode_flat
-from bo_diffnag.seeding import as_generator
+from bo_diffnag.seeding import SeedLike, as_generator
 from bo_diffnag.spaces import SearchSpace
 from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 
@@ -63,43 +63,70 @@ def propose(
     return [a for a in decode_flat(space, candidates) if a is not None]
 
 
-def run_bo(
-    benchmark: Benchmark,
-    optimizer: str = "diffusion",
-    acquisition: str = "qLogNEI",
-    budget: int = 100,
-    n_init: int = 10,
-    batch_size: int = 10,
-    seed: int = 0,
+def propose_batch(
+    space: SearchSpace,
+    optimizer: str,
+    acquisition: str,
+    train_archs: list[str],
+    train_Y: torch.Tensor,
+    avoid_archs: list[str],
+    q: int,
+    seed: int,
     prior: DiffusionPrior | None = None,
     surrogate_options: dict[str, Any] | None = None,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """Bayesian optimisation of ``benchmark`` with ``budget`` unique architecture evaluations.
+) -> list[str]:
+    """One BO proposal round: fit the ensemble on ``(train_archs, train_Y)``, build ``acquisition`` and
+    return ``q`` new architectures from ``optimizer``, none of them in ``avoid_archs``.
 
-    ``n_init`` uniformly random architectures (same for every optimiser given ``seed``), then rounds of
-    ``batch_size`` proposals: fit the ensemble on the successful evaluations, build ``acquisition``, propose
-    with ``optimizer``, evaluate. An evaluation that raises or returns NaN is recorded with status
-    ``"failed"``, excluded from the fit, and never proposed again.
-
-    Returns:
-        A DataFrame with one row per evaluation: ``eval, round, arch, objective, test, best_objective,
-        best_test, status, seconds`` (``seconds``: the proposal time of that row's round, 0 for the design).
+    This is the step shared by :func:`run_bo` and the Ax generation node, so both run the same algorithm.
 
     Example:
-        >>> from bo_diffnag.benchmarks import get_benchmark
-        >>> trace = run_bo(get_benchmark("nb201:cifar10"), "mutation", budget=12, n_init=10, batch_size=2)  # doctest: +SKIP
+        >>> from bo_diffnag.spaces import get_space
+        >>> space = get_space("nb201")
+        >>> archs = space.sample(8, seed=0)
+        >>> Y = torch.rand(8, 1, dtype=torch.double)
+        >>> len(propose_batch(space, "random_pool", "qLogNEI", archs, Y, archs, q=2, seed=0))  # doctest: +SKIP
+        2
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(OPTIMIZERS)}")
-    if not 0 < n_init <= budget or batch_size < 1:
-        raise ValueError(f"need 0 < n_init <= budget and batch_size >= 1, got {n_init}, {budget}, {batch_size}")
-    space = benchmark.space
     if optimizer == "diffusion" and prior is None:
         prior = DiffusionPrior.pretrained(space.name)
     sde = prior.sde if prior is not None else DEFAULT_SDE[space.name]
+    model = NoiseAwareEnsemble(encode_flat(space, train_archs), train_Y, sde, seed=seed, **(surrogate_options or {}))
+    acqf = make_acquisition(acquisition, model, seed=seed)
+    return propose(optimizer, acqf, space, train_archs, train_Y, q, encode_flat(space, avoid_archs), seed, prior)
+
+
+#: ``propose(history, q, generator) → q new architectures``; ``history`` holds the trace rows so far.
+Proposer = Callable[[list[dict[str, Any]], int, torch.Generator], list[str]]
+
+
+def run_rounds(
+    benchmark: Benchmark,
+    propose: Proposer,
+    budget: int,
+    n_init: int = 10,
+    batch_size: int = 10,
+    seed: int = 0,
+    desc: str = "search",
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The loop every optimiser shares: the seed's initial design, then timed rounds of ``propose``.
+
+    The seed's generator draws the initial design first (so every optimiser starts from the same
+    architectures) and is then passed to ``propose``. An evaluation that raises or returns NaN is recorded
+    with status ``"failed"``.
+
+    Returns:
+        One row per evaluation: ``eval, round, arch, objective, test, best_objective, best_test, status,
+        seconds`` (``seconds``: the proposal time of that row's round, 0 for the design).
+    """
+    if not 0 < n_init <= budget or batch_size < 1:
+        raise ValueError(f"need 0 < n_init <= budget and batch_size >= 1, got {n_init}, {budget}, {batch_size}")
+    if budget > benchmark.space.cardinality:
+        raise ValueError(f"budget {budget} exceeds the {benchmark.space.cardinality} architectures of {benchmark.space.name}")
     rows: list[dict[str, Any]] = []
     best = {"objective": -math.inf, "test": math.nan}
+    bar = tqdm(total=budget, disable=not progress, desc=desc)
 
     def record(archs: list[str], round_index: int, seconds: float) -> None:
         for arch in archs:
@@ -126,32 +153,72 @@ def run_bo(
             )
             bar.update(1)
 
-    bar = tqdm(total=budget, disable=not progress, desc=f"BO {optimizer}")
     generator = as_generator(seed)
-    record(_initial_design(space, n_init, generator), 0, 0.0)
+    record(initial_design(benchmark.space, n_init, generator), 0, 0.0)
     round_index = 0
     while len(rows) < budget:
         round_index += 1
         start = time.perf_counter()
-        done = [r for r in rows if r["status"] == "completed"]
-        all_archs = [r["arch"] for r in rows]
-        train_archs = [r["arch"] for r in done]
-        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
-        round_seed = int(torch.randint(2**31, (1,), generator=generator))
-        model = NoiseAwareEnsemble(encode_flat(space, train_archs), train_Y, sde, seed=round_seed, **(surrogate_options or {}))
-        acqf = make_acquisition(acquisition, model, seed=round_seed)
-        q = min(batch_size, budget - len(rows))
-        proposals = propose(
-            optimizer, acqf, space, train_archs, train_Y, q, encode_flat(space, all_archs), round_seed, prior
-        )
+        proposals = propose(rows, min(batch_size, budget - len(rows)), generator)
         record(proposals, round_index, time.perf_counter() - start)
         bar.set_postfix(best=f"{best['objective']:.3f}")
     bar.close()
     return pd.DataFrame(rows, columns=TRACE_COLUMNS)
 
 
-def _initial_design(space: SearchSpace, n: int, generator: torch.Generator) -> list[str]:
-    """``n`` unique uniformly random architectures."""
+def run_bo(
+    benchmark: Benchmark,
+    optimizer: str = "diffusion",
+    acquisition: str = "qLogNEI",
+    budget: int = 100,
+    n_init: int = 10,
+    batch_size: int = 10,
+    seed: int = 0,
+    prior: DiffusionPrior | None = None,
+    surrogate_options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Bayesian optimisation of ``benchmark`` with ``budget`` unique architecture evaluations.
+
+    ``n_init`` uniformly random architectures (same for every optimiser given ``seed``), then rounds of
+    ``batch_size`` proposals (:func:`propose_batch`): fit the ensemble on the successful evaluations, build
+    ``acquisition``, propose with ``optimizer``, evaluate. An evaluation that raises or returns NaN is
+    recorded with status ``"failed"``, excluded from the fit, and never proposed again.
+
+    Returns:
+        The trace of :func:`run_rounds`.
+
+    Example:
+        >>> from bo_diffnag.benchmarks import get_benchmark
+        >>> trace = run_bo(get_benchmark("nb201:cifar10"), "mutation", budget=12, n_init=10, batch_size=2)  # doctest: +SKIP
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(OPTIMIZERS)}")
+    space = benchmark.space
+    if optimizer == "diffusion" and prior is None:
+        prior = DiffusionPrior.pretrained(space.name)
+
+    def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
+        done = [r for r in rows if r["status"] == "completed"]
+        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
+        round_seed = int(torch.randint(2**31, (1,), generator=generator))
+        return propose_batch(
+            space, optimizer, acquisition, [r["arch"] for r in done], train_Y, [r["arch"] for r in rows],
+            q=q, seed=round_seed, prior=prior, surrogate_options=surrogate_options,
+        )
+
+    return run_rounds(benchmark, propose, budget, n_init, batch_size, seed, f"BO {optimizer}", progress)
+
+
+def initial_design(space: SearchSpace, n: int, seed: SeedLike = None) -> list[str]:
+    """``n`` unique uniformly random architectures; a seed gives the same design to every optimiser.
+
+    Example:
+        >>> from bo_diffnag.spaces import get_space
+        >>> initial_design(get_space("nb201"), 3, seed=0) == initial_design(get_space("nb201"), 3, seed=0)
+        True
+    """
+    generator = as_generator(seed)
     archs: list[str] = []
     while len(archs) < n:
         archs += [a for a in space.sample(n - len(archs), seed=generator) if a not in archs]

@@ -12,7 +12,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ class BadInput(Exception):
     """Raised for input the user must fix; reported in one line with exit code 2."""
 
 
-def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -33,7 +33,11 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+Extension = Callable[[Any], None]
+
+
+def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParser:
+    """The core parser; each extension adds subcommands to its subparsers (``ax_integration`` adds ``run``)."""
     from bo_diffnag.benchmarks import BENCHMARKS
     from bo_diffnag.spaces import SPACES
 
@@ -52,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=None, help="seed of the noisy objective")
     ev.add_argument("--resolution", type=int, default=224, help="MBv3 input resolution (160..224, step 16)")
     ev.add_argument("--latency-device", action="append", default=[], help="NB201 latency column, repeatable")
-    _add_data_dir(ev)
+    add_data_dir(ev)
     ev.set_defaults(func=_cmd_evaluate)
 
     prior = sub.add_parser("prior", help="train or sample the diffusion prior")
@@ -80,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     sa.add_argument("--checkpoint", type=Path, default=None, help="prior checkpoint (default: the shipped one)")
     sa.add_argument("--out", type=Path, default=None, help="write {archs: [...], ...} to this JSON file")
     sa.set_defaults(func=_cmd_prior_sample)
+    for extend in extensions:
+        extend(sub)
     return parser
 
 
@@ -168,11 +174,11 @@ def _cmd_prior_sample(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``bo-diffnag`` console script; returns the exit code."""
+def main(argv: Sequence[str] | None = None, extensions: Sequence[Extension] = ()) -> int:
+    """Run the command line ``argv``; returns the exit code (the console script adds the Ax subcommands)."""
     from bo_diffnag.data import DataNotFoundError
 
-    parser = build_parser()
+    parser = build_parser(extensions)
     args = parser.parse_args(argv)
     try:
         result = args.func(args)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
+
 import random
 
 import pytest
 import torch
 
-from bo_diffnag.spaces import EMPTY, SPACES, MBv3Space, NB201Space, SearchSpace, Validity, get_space
+from bo_diffnag.spaces import SPACES, MBv3Space, NB201Space, SearchSpace, Validity, get_space
 
 NB_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 NB_COLS = ["input", "output", *NB_OPS]
