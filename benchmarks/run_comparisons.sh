@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
+# every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
+# Resumable: rerunning skips finished (optimizer, seed) runs. Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin/bo-diffnag
+ALL=diffusion,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random,ax_default
+run() {  # space benchmark budget optimizers
+  local out="benchmarks/results/compare_$1_$2"
+  [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
+  $BIN bench --space "$1" --benchmark "$2" --optimizers "$4" --budget "$3" --seeds 10 --n-init 10 \
+    --batch-size 10 --jobs 2 --out "$out"
+  $BIN report "$out"
+}
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(mbv3 cifar10 cifar100 imagenet16-120)
+for target in "${targets[@]}"; do
+  case "$target" in
+    mbv3) run mbv3 imagenet 100 "$ALL" ;;
+    *) run nb201 "$target" 150 "$ALL,exhaustive" ;;
+  esac
+done
