@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench notebooks setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
+
+# Re-execute the notebooks in place from the committed full benchmark results (benchmarks/run_comparisons.sh).
+notebooks: $(STAMP)
+	$(PY) notebooks/execute.py --full
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py

@@ -94,8 +94,8 @@ class ProcessExecutor(TrialExecutor):
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can hang
         pool = cf.ProcessPoolExecutor(self.parallel, mp_context=context, initializer=_single_thread_worker)
-        for _ in range(self.parallel):  # start the workers now: their start-up should not eat a trial's time
-            pool.submit(_single_thread_worker)
+        # Start the workers now (and wait): their start-up should not eat into a trial's time limit.
+        cf.wait([pool.submit(_single_thread_worker) for _ in range(self.parallel)])
         return pool
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future:
@@ -162,6 +162,8 @@ class RayExecutor(TrialExecutor):
             options = {"address": address} if address else {"num_cpus": parallel}
             ray.init(**options, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         self._run = ray.remote(num_cpus=1, max_retries=0)(_call_single_thread)
+        # Start the workers (and import torch there) now, so start-up does not eat into a trial's time limit.
+        ray.get([self._run.remote(bool, 0) for _ in range(parallel)])
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         return self._run.remote(fn, arg)

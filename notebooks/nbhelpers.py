@@ -1,0 +1,157 @@
+"""Views and one runner shared by the notebooks of this folder (imported by them; not part of the package).
+
+The statistics are the comparison harness's own (:func:`bo_diffnag.harness.report.summarize`, evaluated at
+every evaluation instead of a few checkpoints); this module only lays them out as tables and figures.
+:func:`run_diffusion_variant` is a harness runner (``bo_diffnag.harness.bench.TraceRunner``) for the
+ablations; it lives in a module, not a notebook cell, so that the harness's spawned workers can import it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from matplotlib.axes import Axes
+
+from bo_diffnag.benchmarks import Benchmark
+from bo_diffnag.bo import run_rounds
+from bo_diffnag.diffusion.prior import DiffusionPrior
+from bo_diffnag.harness.bench import CONFIG_FILE, TRACES_FILE
+from bo_diffnag.harness.report import markdown, summarize
+from bo_diffnag.optim import decode_flat, encode_flat, optimize_acqf_diffusion
+from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
+
+#: Readable names of the harness's optimisers (``bo-diffnag bench --optimizers``).
+OPTIMIZER_LABELS = {
+    "diffusion": "DiffusionNAG + BO (ours)",
+    "mutation": "BO + BANANAS mutation",
+    "mutation_random": "BO + mutation / random",
+    "random_pool": "BO + random pool",
+    "acqf_local_search": "BO + acquisition hill-climb",
+    "exhaustive": "BO + exhaustive acquisition",
+    "local_search": "local search",
+    "evolution": "regularised evolution",
+    "random": "random search",
+    "ax_default": "Ax default (GP)",
+}
+
+
+def load_comparison(out_dir: str | Path, reference: str = "diffusion") -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """``(traces, config, summary)`` of a ``bo-diffnag bench`` directory (the summary recomputed from the traces)."""
+    out = Path(out_dir)
+    traces = pd.read_csv(out / TRACES_FILE)
+    config = json.loads((out / CONFIG_FILE).read_text())
+    return traces, config, summarize(traces, global_best_objective=config.get("global_best_objective"), reference=reference)
+
+
+def report_markdown(summary: dict[str, Any], config: dict[str, Any]) -> str:
+    """The tables of ``bo-diffnag report`` (:func:`markdown`), headings demoted two levels to nest in a notebook."""
+    return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", markdown(summary, config), flags=re.M)
+
+
+def anytime(traces: pd.DataFrame, column: str = "best_test", start: int = 1, reference: str = "diffusion") -> pd.DataFrame:
+    """Mean and 95% CI half-width over seeds of ``column`` after every evaluation from ``start`` on.
+
+    One row per (optimizer, eval): ``optimizer, eval, mean, ci95, n`` (``ci95`` NaN below two seeds).
+    Optimisers are in :func:`summarize`'s order (``reference`` first).
+    """
+    checkpoints = list(range(start, int(traces["eval"].max()) + 1))
+    summary = summarize(traces, checkpoints=checkpoints, reference=reference)
+    rows = [{"optimizer": name, **point} for name, entry in summary["optimizers"].items() for point in entry[column]]
+    return pd.DataFrame(rows).astype({"mean": float, "ci95": float})
+
+
+def plot_anytime(ax: Axes, curves: pd.DataFrame, labels: dict[str, str] | None = None, regret_of: float | None = None) -> None:
+    """Draw each optimiser's mean curve with its 95% CI band (the rows of :func:`anytime`), as steps.
+
+    ``regret_of``: plot ``regret_of - mean`` (regret against that optimum) instead of the mean.
+    """
+    labels = labels or {}
+    for name, curve in curves.groupby("optimizer", sort=False):
+        mean = curve["mean"] if regret_of is None else regret_of - curve["mean"]
+        label = f"{labels.get(name, name)} (n={int(curve['n'].max())})"
+        line = ax.plot(curve["eval"], mean, drawstyle="steps-post", label=label)[0]
+        band = (mean - curve["ci95"], mean + curve["ci95"])
+        ax.fill_between(curve["eval"], *band, step="post", color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("evaluations")
+    ax.grid(alpha=0.3)
+
+
+def plot_evals_to_optimum(ax: Axes, summary: dict[str, Any], labels: dict[str, str] | None = None) -> None:
+    """Share of seeds at the global best objective after n evaluations (an ECDF per optimiser of ``summary``)."""
+    labels = labels or {}
+    evals = range(1, summary["budget"] + 1)
+    for name, entry in summary["optimizers"].items():
+        hits = [math.inf if s["evals"] is None else s["evals"] for s in entry["evals_to_optimum"]["per_seed"]]
+        ax.step(evals, [sum(h <= n for h in hits) / len(hits) for n in evals], where="post", label=labels.get(name, name))
+    ax.set(xlabel="evaluations", ylabel="share of seeds at the global best", ylim=(-0.02, 1.02))
+    ax.grid(alpha=0.3)
+
+
+def checkpoint_table(
+    summary: dict[str, Any], column: str = "best_test", labels: dict[str, str] | None = None, regret_of: float | None = None
+) -> pd.DataFrame:
+    """``mean ± ci95`` of ``column`` (or of the regret ``regret_of - column``) at the summary's checkpoints,
+    one row per optimiser, plus the number of seeds and the seconds per proposal round."""
+    labels = labels or {}
+    rows = {}
+    for name, entry in summary["optimizers"].items():
+        cells = {
+            f"n={p['eval']}": format_ci(p["mean"] if regret_of is None or p["mean"] is None else regret_of - p["mean"], p["ci95"])
+            for p in entry[column]
+        }
+        seconds = entry["seconds_per_round"]
+        rows[labels.get(name, name)] = cells | {
+            "seeds": len(entry["seeds"]),
+            "s / round": "–" if seconds is None else f"{seconds:.2f}",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def format_ci(mean: float | None, ci95: float | None) -> str:
+    """``"93.12 ± 0.21"``; ``"–"`` without a value, no interval below two seeds."""
+    if mean is None:
+        return "–"
+    return f"{mean:.2f}" if ci95 is None else f"{mean:.2f} ± {ci95:.2f}"
+
+
+def run_diffusion_variant(
+    benchmark: Benchmark,
+    budget: int,
+    n_init: int,
+    batch_size: int,
+    seed: int,
+    acquisition: str,
+    prior: DiffusionPrior | None,
+    *,
+    acquisition_override: str | None = None,
+    **diffusion_options: Any,
+) -> pd.DataFrame:
+    """``run_bo(benchmark, "diffusion", ...)`` with options of :func:`optimize_acqf_diffusion`.
+
+    The same loop, surrogate, acquisition and seeds as :func:`bo_diffnag.bo.run_bo` (so with no options
+    the trace is identical to ``run_bo``'s), but ``diffusion_options`` (``schedule``, ``mode``,
+    ``num_samples``, ...) reach the proposal step, and ``acquisition_override`` replaces the harness's
+    acquisition. Bind the options with ``functools.partial`` and register the result with
+    :func:`bo_diffnag.harness.register_trace_runner`.
+    """
+    space = benchmark.space
+    prior = prior or DiffusionPrior.pretrained(space.name)
+    acquisition = acquisition_override or acquisition
+
+    def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
+        done = [r for r in rows if r["status"] == "completed"]
+        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
+        round_seed = int(torch.randint(2**31, (1,), generator=generator))
+        model = NoiseAwareEnsemble(encode_flat(space, [r["arch"] for r in done]), train_Y, prior.sde, seed=round_seed)
+        acqf = make_acquisition(acquisition, model, seed=round_seed)
+        avoid = encode_flat(space, [r["arch"] for r in rows])
+        candidates, _ = optimize_acqf_diffusion(acqf, prior, q=q, X_avoid=avoid, seed=round_seed, **diffusion_options)
+        return [arch for arch in decode_flat(space, candidates) if arch is not None]
+
+    return run_rounds(benchmark, propose, budget, n_init, batch_size, seed)
