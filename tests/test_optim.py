@@ -269,6 +269,33 @@ def test_select_from_pool_raises_when_everything_is_avoided(setup) -> None:
     assert len(candidates) == 1
 
 
+def test_diffusion_fills_up_when_guided_samples_are_all_avoided(setup) -> None:
+    # Everything but three architectures is evaluated or pending: the guided and unguided prior samples are
+    # (almost surely) all avoided, and the uniform fallback must still find the three.
+    everything = NB201.enumerate()
+    left = set(NB201.sample(3, seed=123))
+    avoid = encode_flat(NB201, [a for a in everything if a not in left])
+    candidates, values = optimize_acqf_diffusion(
+        setup["acqf"], setup["prior"], q=2, num_samples=32, schedule=(8.0,), sampler=FAST_SAMPLER, X_avoid=avoid, seed=0
+    )
+    archs = decode_flat(NB201, candidates)
+    assert len(set(archs)) == 2 and set(archs) <= left and values.isfinite().all()
+
+
+def test_mutation_and_local_search_fall_back_when_neighbourhoods_are_exhausted(setup) -> None:
+    parent = NB201.sample(1, seed=7)[0]
+    evaluated = [parent, *NB201.neighbors(parent)]  # every child of the only parent is already evaluated
+    Y = torch.rand(len(evaluated), 1, dtype=torch.double, generator=torch.Generator().manual_seed(0))
+    Y[0] = 2.0
+    avoid = encode_flat(NB201, evaluated)
+    for candidates, _ in (
+        optimize_acqf_mutation(setup["acqf"], NB201, evaluated, Y, q=3, num_parents=1, X_avoid=avoid, seed=0),
+        optimize_acqf_local_search(setup["acqf"], NB201, [parent], Y[:1], q=3, num_starts=1, max_evaluations=24, X_avoid=avoid, seed=0),
+    ):
+        archs = decode_flat(NB201, candidates)
+        assert len(set(archs)) == 3 and not set(archs) & set(evaluated)
+
+
 def test_exhaustive_needs_an_enumerable_space(setup) -> None:
     with pytest.raises(ValueError, match="enumerable"):
         optimize_acqf_exhaustive(setup["acqf"], get_space("mbv3"))

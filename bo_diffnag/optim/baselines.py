@@ -13,7 +13,7 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
-from bo_diffnag.optim.pool import avoided, encode_flat, select_from_pool, unique_new
+from bo_diffnag.optim.pool import avoided, encode_flat, fill_with_random, select_from_pool, unique_new
 from bo_diffnag.seeding import SeedLike, as_generator
 from bo_diffnag.spaces import SearchSpace
 
@@ -27,7 +27,8 @@ def optimize_acqf_random(
     seed: SeedLike = None,
 ) -> tuple[Tensor, Tensor]:
     """Best of ``num_candidates`` uniformly random architectures (random-pool acquisition optimisation)."""
-    pool = unique_new(space.sample(num_candidates, seed=seed), avoided(space, X_avoid))
+    generator, exclude = as_generator(seed), avoided(space, X_avoid)
+    pool = fill_with_random(space, unique_new(space.sample(num_candidates, seed=generator), exclude), q, exclude, generator)
     return select_from_pool(acq_function, space, pool, q)
 
 
@@ -77,7 +78,7 @@ def optimize_acqf_mutation(
     pool = mutation_pool(space, top_k(train_archs, train_Y, num_parents), num_candidates - num_random, generator, exclude)
     if num_random:
         pool += unique_new(space.sample(num_random, seed=generator), exclude | set(pool))
-    return select_from_pool(acq_function, space, pool, q)
+    return select_from_pool(acq_function, space, fill_with_random(space, pool, q, exclude, generator), q)
 
 
 def optimize_acqf_local_search(
@@ -97,7 +98,6 @@ def optimize_acqf_local_search(
     climbs stop at local optima or after ``max_evaluations`` acquisition evaluations in total. Every
     visited architecture is a candidate.
     """
-    del seed  # deterministic given the data; kept for the shared signature
     exclude = avoided(space, X_avoid)
     visited: dict[str, float] = {}
     evaluations = 0
@@ -116,6 +116,8 @@ def optimize_acqf_local_search(
                 break
             current, current_value = neighbors[best], float(values[best])
     pool = [a for a in sorted(visited, key=visited.get, reverse=True) if a not in exclude]
+    # The climbs are deterministic; the seed only draws the fallback when they find too few new architectures.
+    pool = fill_with_random(space, pool, q, exclude, as_generator(seed))
     return select_from_pool(acq_function, space, pool, q)
 
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.diffusion.sampler import SamplerConfig
 from bo_diffnag.guidance.acquisition import AcquisitionGuidance, GuidanceMode
-from bo_diffnag.optim.pool import avoided, select_from_pool, unique_new
+from bo_diffnag.optim.pool import avoided, fill_with_random, select_from_pool, unique_new
 from bo_diffnag.seeding import SeedLike, as_generator
 
 # Guidance strengths λ (guidance norm / score norm) of successive rounds: start strong (exploit), weaken
@@ -64,8 +64,9 @@ def optimize_acqf_diffusion(
 
     Round ``r`` draws ``num_samples`` architectures from the reverse diffusion with guidance
     ``λ_r (√D/σ) ∇_x a(x, σ)/‖∇_x a‖`` (see :class:`AcquisitionGuidance`); rounds run through ``schedule``
-    until ``num_samples`` unique valid architectures outside ``X_avoid`` are collected. The ``q`` returned
-    are the best of them by exact acquisition value (sequential greedy with pending points for ``q > 1``).
+    until ``num_samples`` unique valid architectures outside ``X_avoid`` are collected (if guidance collapses
+    onto avoided architectures, unguided and then uniform samples fill the pool up to ``q``). The ``q``
+    returned are the best of them by exact acquisition value (sequential greedy with pending points for ``q > 1``).
 
     Args:
         acq_function: a BoTorch acquisition function over flattened one-hot encodings ``[b, q, N·F]``.
@@ -99,4 +100,8 @@ def optimize_acqf_diffusion(
         pool += unique_new(samples.archs, exclude | set(pool))
         if len(pool) >= num_samples:
             break
-    return select_from_pool(acq_function, prior.space, pool, q)
+    # Strong guidance can collapse onto evaluated architectures late in a run: fill the pool from the
+    # unguided prior, then (rarely) from uniform random architectures, so the search never stalls.
+    if len(pool) < q:
+        pool += unique_new(prior.sample(num_samples, seed=generator, sampler=sampler).archs, exclude | set(pool))
+    return select_from_pool(acq_function, prior.space, fill_with_random(prior.space, pool, q, exclude, generator), q)

@@ -41,6 +41,20 @@ def unique_new(archs: Iterable[str], exclude: set[str]) -> list[str]:
     return out
 
 
+def fill_with_random(
+    space: SearchSpace, pool: Sequence[str], q: int, exclude: set[str], generator: torch.Generator
+) -> list[str]:
+    """``pool`` topped up with uniformly random architectures outside ``exclude`` until it holds ``q``.
+
+    Late in a search a neighbourhood, or a collapsed guidance, can run out of new architectures; the
+    proposal step must still return ``q`` (as long as the space has that many left).
+    """
+    pool = list(pool)
+    while len(pool) < q and len(exclude) + len(pool) < space.cardinality:
+        pool += unique_new(space.sample(q, seed=generator), exclude | set(pool))
+    return pool
+
+
 def select_from_pool(
     acq_function: AcquisitionFunction,
     space: SearchSpace,
