@@ -26,7 +26,7 @@ from ax.storage.sqa_store.db import create_all_tables, get_engine, init_engine_a
 from tqdm.auto import tqdm
 
 from ax_integration.parameters import parameter_configs, parameters_to_arch
-from ax_integration.storage import registry_bundle, storage_config
+from ax_integration.storage import storage_config
 from ax_integration.strategy import nas_generation_strategy
 from bo_diffnag.parallel import InlineExecutor, TrialExecutor
 from bo_diffnag.spaces import get_space
@@ -95,7 +95,6 @@ def open_client(
         except ObjectNotFoundError:
             client = Client(storage_config=config, random_seed=seed)
     elif storage is not None and Path(storage).exists():
-        registry_bundle()  # registers our nodes for decoding
         client = Client.load_from_json_file(storage)
         _check_same_space(client, space, name)
         return client, True

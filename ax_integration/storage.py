@@ -37,7 +37,6 @@ def register_nodes() -> None:
 
 def registry_bundle() -> RegistryBundle:
     """A registry bundle with our metric and runner, for SQL storage of benchmark experiments."""
-    register_nodes()
     return RegistryBundle(
         metric_clss={**CORE_METRIC_REGISTRY, BenchmarkMetric: None},
         runner_clss={**CORE_RUNNER_REGISTRY, BenchmarkRunner: None},

@@ -25,7 +25,7 @@ from bo_diffnag.optim.baselines import (
 )
 from bo_diffnag.optim.diffusion import optimize_acqf_diffusion
 from bo_diffnag.optim.pool import decode_flat, encode_flat
-from bo_diffnag.seeding import SeedLike, as_generator
+from bo_diffnag.seeding import SeedLike, as_generator, draw_seed
 from bo_diffnag.spaces import SearchSpace
 from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 
@@ -201,7 +201,7 @@ def run_bo(
     def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
         done = [r for r in rows if r["status"] == "completed"]
         train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
-        round_seed = int(torch.randint(2**31, (1,), generator=generator))
+        round_seed = draw_seed(generator)
         return propose_batch(
             space, optimizer, acquisition, [r["arch"] for r in done], train_Y, [r["arch"] for r in rows],
             q=q, seed=round_seed, prior=prior, surrogate_options=surrogate_options,

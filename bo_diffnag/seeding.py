@@ -26,3 +26,8 @@ def as_generator(seed: SeedLike = None) -> torch.Generator:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, a torch.Generator or None, got {seed!r}")
     return torch.Generator().manual_seed(seed)
+
+
+def draw_seed(generator: torch.Generator) -> int:
+    """The next 31-bit seed from ``generator``: how one seeded stream hands out seeds to successive rounds."""
+    return int(torch.randint(2**31, (1,), generator=generator))

@@ -24,6 +24,7 @@ from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.bench import CONFIG_FILE, TRACES_FILE
 from bo_diffnag.harness.report import markdown, summarize
 from bo_diffnag.optim import decode_flat, encode_flat, optimize_acqf_diffusion
+from bo_diffnag.seeding import draw_seed
 from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 
 #: Readable names of the harness's optimisers (``bo-diffnag bench --optimizers``).
@@ -147,7 +148,7 @@ def run_diffusion_variant(
     def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
         done = [r for r in rows if r["status"] == "completed"]
         train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
-        round_seed = int(torch.randint(2**31, (1,), generator=generator))
+        round_seed = draw_seed(generator)
         model = NoiseAwareEnsemble(encode_flat(space, [r["arch"] for r in done]), train_Y, prior.sde, seed=round_seed)
         acqf = make_acquisition(acquisition, model, seed=round_seed)
         avoid = encode_flat(space, [r["arch"] for r in rows])

@@ -24,6 +24,7 @@ import torch
 from bo_diffnag.benchmarks import Benchmark
 from bo_diffnag.bo import run_rounds
 from bo_diffnag.search import next_local_search_arch, random_unseen_arch
+from bo_diffnag.seeding import draw_seed
 from bo_diffnag.spaces import SearchSpace
 
 #: Regularised evolution never uses a population smaller than this (filled up with random architectures).
@@ -45,7 +46,7 @@ def run_random_search(
         taken = {row["arch"] for row in history}
         out: list[str] = []
         for _ in range(q):
-            out.append(random_unseen_arch(benchmark.space, taken, _draw_seed(generator)))
+            out.append(random_unseen_arch(benchmark.space, taken, draw_seed(generator)))
             taken.add(out[-1])
         return out
 
@@ -117,7 +118,7 @@ def run_evolution(
         out: list[str] = []
         for _ in range(q):
             if len(population) < size:
-                child = random_unseen_arch(space, taken, _draw_seed(generator))
+                child = random_unseen_arch(space, taken, draw_seed(generator))
             else:
                 child = _breed(space, population, tournament, taken, generator, max_retries)
             out.append(child)
@@ -142,7 +143,7 @@ def _breed(
         child = space.mutate(parent["arch"], seed=generator)
         if child not in taken:
             return child
-    return random_unseen_arch(space, taken, _draw_seed(generator))
+    return random_unseen_arch(space, taken, draw_seed(generator))
 
 
 def _draw_seed(generator: torch.Generator) -> int:
