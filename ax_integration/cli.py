@@ -44,7 +44,12 @@ def add_run_command(sub: Any) -> None:
     run.add_argument("--optimizer", required=True, choices=STRATEGIES)
     run.add_argument("--acquisition", default="qLogNEI", choices=ACQUISITIONS)
     run.add_argument("--trials", required=True, type=int, help="number of completed trials to reach")
-    run.add_argument("--batch-size", type=int, default=1, help="trials proposed (and evaluated) per step")
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="architectures proposed jointly per round; the surrogate is refitted once per batch (default: --parallel)",
+    )
     run.add_argument("--n-init", type=int, default=10, help="initial-design trials")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument(
@@ -76,6 +81,8 @@ def _cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 
     set_stderr_log_level(logging.WARNING)  # Ax logs every trial at INFO; the progress bar says it better
 
+    if args.batch_size is None:
+        args.batch_size = args.parallel
     valid = [*benchmark_names(args.space), *TASK_FORMS]
     if args.benchmark not in valid and not is_training_task(args.benchmark):
         raise BadInput(f"unknown benchmark {args.benchmark!r} for space {args.space!r}; valid: {', '.join(valid)}")

@@ -8,7 +8,9 @@ Proposals are a pure function of the experiment's state, so a saved and reloaded
 with exactly the proposals it would have made:
 
 * A *round* is identified by the fingerprint of the finished trials (their arms, statuses and objective
-  values); pending trials do not change it. The round's seed is derived from the node's seed and the
+  values); pending trials do not change it. A round of :class:`AcquisitionNode` advances once
+  ``batch_size`` more trials have finished, so an asynchronous loop refitting after every result still
+  fits once per batch. The round's seed is derived from the node's seed and the
   fingerprint, and every generator run carries the fingerprint in its ``gen_metadata``.
 * A round proposes ``batch_size`` architectures at once (a joint q-batch, as in the core loop) and serves
   them one per requested arm. Architectures of trials generated earlier *in the same round* are not
@@ -74,28 +76,44 @@ class ExperimentHistory:
     fingerprint: str
 
     @classmethod
-    def from_experiment(cls, experiment: Experiment, data: Data, space: SearchSpace) -> ExperimentHistory:
+    def from_experiment(
+        cls, experiment: Experiment, data: Data, space: SearchSpace, round_size: int = 1
+    ) -> ExperimentHistory:
+        """The experiment's history as of its latest round.
+
+        With ``round_size = R > 1`` a round only advances once ``R`` more trials have finished: the round is
+        made of the first ``n₀ + ⌊(n − n₀)/R⌋·R`` finished trials (in trial order), where ``n`` trials are
+        finished and ``n₀`` of them belong to the initial design. An asynchronous loop that refills one
+        worker at a time then fits and proposes once per ``R`` results instead of after every one.
+        """
         objective = experiment.optimization_config.objective
         if not objective.is_single_objective:
             raise ValueError(f"bo-diffnag nodes need a single objective, got {objective.expression!r}")
         sign = -1.0 if objective.minimize else 1.0
         values = _latest_means(data, objective.metric_names[0])
-        completed_archs, completed_Y, completed_keys, trial_archs, finished = [], [], [], [], []
+        trial_archs, finished = [], []
         for index, trial in sorted(experiment.trials.items()):
+            runs = trial.generator_runs
+            key = (runs[0].gen_metadata or {}).get(ROUND_KEY) if runs else None
             for arm in trial.arms:
                 arch = parameters_to_arch(space, arm.parameters)
-                runs = trial.generator_runs
-                key = (runs[0].gen_metadata or {}).get(ROUND_KEY) if runs else None
                 trial_archs.append((arch, key))
-                value = values.get(index, math.nan)
-                if trial.status == TrialStatus.COMPLETED and math.isfinite(value):
-                    completed_archs.append(arch)
-                    completed_Y.append(sign * value)
-                    completed_keys.append(key)
                 if trial.status in _FINISHED:
-                    finished.append([index, arch, trial.status.name, value if math.isfinite(value) else None])
-        fingerprint = hashlib.sha256(json.dumps(finished).encode()).hexdigest()[:16]
-        return cls(completed_archs, completed_Y, completed_keys, trial_archs, fingerprint)
+                    value = values.get(index, math.nan)
+                    finished.append((index, arch, trial.status, value if math.isfinite(value) else None, key))
+        n_initial = sum(key == "initial" for *_, key in finished)
+        finished = finished[: n_initial + (len(finished) - n_initial) // round_size * round_size]
+        completed = [(arch, value, key) for _, arch, status, value, key in finished if status == TrialStatus.COMPLETED and value is not None]
+        fingerprint = hashlib.sha256(
+            json.dumps([[index, arch, status.name, value] for index, arch, status, value, _ in finished]).encode()
+        ).hexdigest()[:16]
+        return cls(
+            [arch for arch, _, _ in completed],
+            [sign * value for _, value, _ in completed],
+            [key for _, _, key in completed],
+            trial_archs,
+            fingerprint,
+        )
 
 
 def _latest_means(data: Data, metric_name: str) -> dict[int, float]:
@@ -149,8 +167,11 @@ class _ArchitectureNode(ExternalGenerationNode):
         registries = {k: v for k, v in registries.items() if v is not None}
         return {key: object_from_json(value, **registries) for key, value in args.items()}
 
+    #: finished trials per round (see :meth:`ExperimentHistory.from_experiment`).
+    round_size = 1
+
     def update_generator_state(self, experiment: Experiment, data: Data) -> None:
-        self.history = ExperimentHistory.from_experiment(experiment, data, self.space)
+        self.history = ExperimentHistory.from_experiment(experiment, data, self.space, self.round_size)
 
     def get_next_candidate(self, pending_parameters: list[TParameterization]) -> TParameterization:
         if self.history is None:
@@ -243,6 +264,7 @@ class AcquisitionNode(_ArchitectureNode):
         self.optimizer = optimizer
         self.acquisition = acquisition
         self.batch_size = int(batch_size)
+        self.round_size = self.batch_size
         self.surrogate_options = dict(surrogate_options or {})
         self.prior = DiffusionPrior.pretrained(space) if optimizer == "diffusion" else None
         self._batch: list[str] = []

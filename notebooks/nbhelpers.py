@@ -19,13 +19,13 @@ import torch
 from matplotlib.axes import Axes
 
 from bo_diffnag.benchmarks import Benchmark
-from bo_diffnag.bo import run_rounds
+from bo_diffnag.bo import fit_surrogate, run_rounds
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.bench import CONFIG_FILE, TRACES_FILE
 from bo_diffnag.harness.report import markdown, summarize
 from bo_diffnag.optim import decode_flat, encode_flat, optimize_acqf_diffusion
 from bo_diffnag.seeding import draw_seed
-from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
+from bo_diffnag.surrogate import make_acquisition
 
 #: Readable names of the harness's optimisers (``bo-diffnag bench --optimizers``).
 OPTIMIZER_LABELS = {
@@ -149,7 +149,7 @@ def run_diffusion_variant(
         done = [r for r in rows if r["status"] == "completed"]
         train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
         round_seed = draw_seed(generator)
-        model = NoiseAwareEnsemble(encode_flat(space, [r["arch"] for r in done]), train_Y, prior.sde, seed=round_seed)
+        model = fit_surrogate(space, [r["arch"] for r in done], train_Y, prior.sde, round_seed)
         acqf = make_acquisition(acquisition, model, seed=round_seed)
         avoid = encode_flat(space, [r["arch"] for r in rows])
         candidates, _ = optimize_acqf_diffusion(acqf, prior, q=q, X_avoid=avoid, seed=round_seed, **diffusion_options)

@@ -60,6 +60,11 @@ def step(client: Client, bench, n: int) -> list[str]:
     return archs
 
 
+def test_importing_the_integration_prints_nothing() -> None:
+    out = subprocess.run([sys.executable, "-c", "import ax_integration"], capture_output=True, text=True, check=True)
+    assert out.stdout == "" and "SQL storage initialized" not in out.stderr
+
+
 # ------------------------------------------------------------------------------------ parameters
 @pytest.mark.parametrize("space_name", ["nb201", "mbv3"])
 def test_parameters_round_trip_exactly(space_name) -> None:
@@ -129,6 +134,27 @@ def test_pending_trials_are_never_proposed_again(benches, optimizer) -> None:
     all_archs = [parameters_to_arch(bench.space, t.arm.parameters) for t in client._experiment.trials.values()]
     assert len(asked) == 6
     assert len(set(all_archs)) == len(all_archs)
+
+
+def test_asynchronous_refills_fit_once_per_batch(benches) -> None:
+    """Two trials in flight, one refilled per result: a round (fit + proposal) serves two trials."""
+    from ax_integration.nodes import ROUND_KEY
+
+    bench, space = benches["nb201"], benches["nb201"].space
+    client = make_client("nb201", "mutation", n_init=4, batch_size=2)
+    step(client, bench, 4)
+    running = list(client.get_next_trials(max_trials=2).items())
+    for _ in range(8):
+        index, parameters = running.pop(0)
+        client.complete_trial(index, raw_data={"accuracy": bench.evaluate(parameters_to_arch(space, parameters))["objective"]})
+        running += list(client.get_next_trials(max_trials=1).items())
+    keys = [t.generator_runs[0].gen_metadata[ROUND_KEY] for t in client._experiment.trials.values()][4:]
+    assert len(keys) == 10
+    # Rounds at 4, 6, 8, 10, 12 finished trials; the first also fills the second worker. Refitting after
+    # every result would give 9 rounds.
+    assert [keys.count(key) for key in dict.fromkeys(keys)] == [3, 2, 2, 2, 1]
+    archs = [parameters_to_arch(space, t.arm.parameters) for t in client._experiment.trials.values()]
+    assert len(set(archs)) == len(archs)
 
 
 def test_failed_and_nan_trials_are_marked_failed_and_the_loop_goes_on(benches) -> None:

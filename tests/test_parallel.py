@@ -128,11 +128,11 @@ def test_cli_run_digits_writes_table_and_plot(tmp_path, capsys) -> None:
     out = tmp_path / "digits" / "trials.csv"
     code = main([
         "run", "--space", "nb201", "--benchmark", "digits", "--optimizer", "mutation", "--trials", "3",
-        "--n-init", "2", "--epochs", "1", "--storage", "none", "--out", str(out), "--no-progress",
+        "--n-init", "2", "--epochs", "3", "--storage", "none", "--out", str(out), "--no-progress",
     ])
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["trials_completed"] == 3 and summary["best_objective"] > 20  # far above 10% chance
+    assert summary["trials_completed"] == 3 and summary["best_objective"] > 50  # far above chance (after 1 epoch some archs still are not)
     assert (tmp_path / "digits" / "trials.png").stat().st_size > 1000
     table = pd.read_csv(out)
     assert len(table) == 3 and table["test"].between(0, 100).all()

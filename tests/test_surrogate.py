@@ -106,6 +106,17 @@ def test_fit_is_deterministic_per_seed(observations) -> None:
     assert not torch.allclose(pa, pc)
 
 
+def test_bootstrap_members_disagree_more_and_stay_deterministic(observations) -> None:
+    """Each bootstrap member fits its own resample, so members spread out on the data (exploration)."""
+    _, _, X, Y = observations
+    plain = NoiseAwareEnsemble(X[:20], Y[:20], SDE, seed=0)
+    boot, again = (NoiseAwareEnsemble(X[:20], Y[:20], SDE, seed=0, bootstrap=True) for _ in range(2))
+    with torch.no_grad():
+        spread = {name: m.posterior(X[:20]).values.std(dim=0).mean() for name, m in (("plain", plain), ("boot", boot))}
+        assert torch.equal(boot.posterior(X).values, again.posterior(X).values)
+    assert spread["boot"] > 2 * spread["plain"]
+
+
 def test_predictions_rank_training_points(model, observations) -> None:
     _, _, X, Y = observations
     with torch.no_grad():

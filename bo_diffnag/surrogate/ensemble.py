@@ -65,6 +65,8 @@ class NoiseAwareEnsemble(EnsembleModel):
         num_members: ensemble size (the reference uses 3).
         hidden, layers: member width and depth.
         epochs: full-batch Adam steps per fit; every step sees fresh noise.
+        bootstrap: weigh each member's loss by a bootstrap resample of the observations (more member
+            disagreement where data are scarce, i.e. more exploration).
         seed: seed of initialisation and noise (same seed, same model).
 
     Example:
@@ -88,6 +90,7 @@ class NoiseAwareEnsemble(EnsembleModel):
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
         clean_fraction: float = 0.5,
+        bootstrap: bool = False,
         seed: SeedLike = 0,
     ) -> None:
         super().__init__()
@@ -104,27 +107,42 @@ class NoiseAwareEnsemble(EnsembleModel):
         self.outcome_transform = Standardize(m=1)
         y, _ = self.outcome_transform(self.train_targets)
         self.net = BatchedMLP(num_members, train_X.shape[-1], hidden, layers, noise_features=8, generator=generator)
-        self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, generator)
+        self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
         self.eval()
 
     @property
     def num_members(self) -> int:
         return self.net.weights[0].shape[0]
 
-    def _fit(self, X: Tensor, y: Tensor, epochs: int, lr: float, weight_decay: float, clean_fraction: float, generator: torch.Generator) -> None:
+    def _fit(
+        self,
+        X: Tensor,
+        y: Tensor,
+        epochs: int,
+        lr: float,
+        weight_decay: float,
+        clean_fraction: float,
+        bootstrap: bool,
+        generator: torch.Generator,
+    ) -> None:
         self.outcome_transform.train(False)
         self.train()
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=lr, weight_decay=weight_decay)
         signed = 2 * X - 1
         n = X.shape[0]
         target = y.expand(self.num_members, n, 1)
+        # Bootstrap: member m weighs point i by how often it appears in m's resample of the n points.
+        counts = torch.ones(self.num_members, n, 1, dtype=X.dtype)
+        if bootstrap:
+            draws = torch.randint(n, (self.num_members, n), generator=generator)
+            counts = torch.zeros(self.num_members, n, dtype=X.dtype).scatter_add_(1, draws, torch.ones_like(draws, dtype=X.dtype)).unsqueeze(-1)
         for _ in range(epochs):
             t = torch.rand(self.num_members, n, 1, generator=generator, dtype=X.dtype)
             clean = torch.rand(self.num_members, n, 1, generator=generator, dtype=X.dtype) < clean_fraction
             sigma = self.sde.sigma(t).masked_fill(clean, 0.0)
             noisy = signed + sigma * torch.randn(self.num_members, *X.shape, generator=generator, dtype=X.dtype)
             pred = self.net(noisy, sigma)
-            loss = ((pred - target) ** 2).mean()
+            loss = (counts * (pred - target) ** 2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
