@@ -1,4 +1,4 @@
-"""Does the ensemble's recipe decide whether BO finds the NB201 optimum? (plain vs bootstrap members).
+"""Does the ensemble's recipe decide whether BO finds the NB201 optimum? (plain vs bootstrap members, normal scores).
 
 BO with the exact acquisition maximiser (``exhaustive``: on NB201 DiffusionNAG proposes the same
 architectures, benchmarks/results/acqf.md), qLogNEI, 10 initial + rounds of 10, 100 evaluations, seeds 0–9,
@@ -6,7 +6,7 @@ one torch thread per run; only ``surrogate_options`` differ between variants. Pe
 the global best-validation architecture is evaluated (median over seeds; "not reached" counts as ∞), the
 share of seeds that reach it, and the mean test accuracy of the best-validation architecture after 100.
 
-    python benchmarks/bench_bootstrap.py [--benchmarks cifar10,cifar100] [--variants plain,bootstrap]
+    python benchmarks/bench_bootstrap.py [--benchmarks cifar10,cifar100] [--variants plain,bootstrap,...]
 
 Traces go to runs/bench_bootstrap/ (a finished variant is not rerun); the summary to
 benchmarks/results/bootstrap.json and bootstrap.md.
@@ -30,10 +30,11 @@ from bo_diffnag.bo import run_bo
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = Path("runs/bench_bootstrap")
-VARIANTS = {
-    "plain": {"bootstrap": False},
-    "plain_10_members": {"bootstrap": False, "num_members": 10},
-    "bootstrap": {"bootstrap": True},
+VARIANTS = {  # explicit, so each row stays what it says whatever the loop's defaults become
+    "plain": {"bootstrap": False, "normal_scores": False},
+    "plain_10_members": {"bootstrap": False, "normal_scores": False, "num_members": 10},
+    "bootstrap": {"bootstrap": True, "normal_scores": False},
+    "bootstrap_normal_scores": {"bootstrap": True, "normal_scores": True},
 }
 BUDGET, SEEDS = 100, range(10)
 

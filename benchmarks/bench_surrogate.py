@@ -3,7 +3,8 @@
 Fits each candidate surrogate on n random evaluated architectures and measures Spearman and Kendall rank
 correlation of its clean (σ = 0) mean prediction with the true objective on 1,000 held-out ones.
 Candidates: the NoiseAwareEnsemble MLP members at several sizes, the same without noise augmentation,
-and BoTorch's SingleTaskGP on the one-hot encoding as a reference.
+the same on the space's value features (``SearchSpace.surrogate_features``: MBv3's ordinal kernel, expand
+and depth values; NB201 has none), and BoTorch's SingleTaskGP on either input as a reference.
 
     python benchmarks/bench_surrogate.py [--seeds 5]
 Writes benchmarks/results/surrogate.json and surrogate.md.
@@ -31,7 +32,8 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CANDIDATES = {
-    "mlp 2x128 noise-aware (default)": {},
+    "mlp 2x128 noise-aware one-hot": {},
+    "mlp 2x128 noise-aware value features": {"features": "space"},
     "mlp 2x64 noise-aware": {"hidden": 64},
     "mlp 3x256 noise-aware": {"hidden": 256, "layers": 3},
     "mlp 2x128 clean only": {"clean_fraction": 1.0},
@@ -74,17 +76,26 @@ def main() -> None:
                 Y = torch.tensor(bench.evaluate_batch(train)["objective"].values, dtype=torch.double).unsqueeze(-1)
                 y_test = torch.tensor(bench.evaluate_batch(test)["objective"].values, dtype=torch.double)
                 X, X_test = encode_flat(space, train), encode_flat(space, test)
+                features = space.surrogate_features()
                 models = {}
                 for name, options in CANDIDATES.items():
+                    if options.get("features") == "space":
+                        if features is None:
+                            continue
+                        options = {**options, "features": features}
                     start = time.perf_counter()
                     models[name] = (NoiseAwareEnsemble(X, Y, sde, seed=seed, **options), time.perf_counter() - start)
-                start = time.perf_counter()
-                gp = SingleTaskGP(X, Y)
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
-                models["SingleTaskGP one-hot (reference)"] = (gp, time.perf_counter() - start)
-                for name, (model, seconds) in models.items():
+                gp_inputs = {"one-hot": lambda x: x}
+                if features is not None:
+                    gp_inputs["value features"] = lambda x: x @ features[0].to(x) + features[1].to(x)
+                for input_name, featurize in gp_inputs.items():
+                    start = time.perf_counter()
+                    gp = SingleTaskGP(featurize(X), Y)
+                    fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+                    models[f"SingleTaskGP {input_name} (reference)"] = (gp, time.perf_counter() - start, featurize)
+                for name, (model, seconds, *featurize) in models.items():
                     with torch.no_grad():
-                        pred = model.posterior(X_test).mean.reshape(-1)
+                        pred = model.posterior(featurize[0](X_test) if featurize else X_test).mean.reshape(-1)
                     row = table.setdefault(name, {}).setdefault(n, {"spearman": [], "kendall": [], "fit_seconds": []})
                     row["spearman"].append(spearman(pred, y_test))
                     row["kendall"].append(kendall(pred, y_test))

@@ -166,7 +166,8 @@ COMPARE_NB201 = [
     # DiffusionNAG vs baselines on NAS-Bench-201: CIFAR-10, CIFAR-100, ImageNet16-120
 
     `bo-diffnag bench` runs every optimiser over many seeds with the same budget of unique architecture
-    evaluations. The BO optimisers share the surrogate (noise-aware MLP ensemble), the acquisition
+    evaluations. The BO optimisers share the surrogate (noise-aware MLP ensemble of bootstrap members
+    fitted to the normal scores of the observations), the acquisition
     (qLogNEI) and the seeded initial design, so they differ only in how they maximise the acquisition:
     DiffusionNAG generates candidates by acquisition-guided diffusion, BANANAS mutates the best
     architectures, and so on. The surrogate-free baselines (random search, local search, regularised

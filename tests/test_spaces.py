@@ -320,6 +320,21 @@ def test_mbv3_matrix_layout_explicit(mb):
     assert mb.config(mb.decode(X)) == cfg
 
 
+def test_mbv3_surrogate_features_are_ordinal_values(mb, mb_samples):
+    """x W + b gives (ks − 3)/4, (e − 3)/3 per slot (0 when empty) and (d − 2)/2 per stage — on codes and configs."""
+    W, b = mb.surrogate_features()
+    assert W.shape == (180, 45) and b.shape == (45,)
+    for arch in mb_samples[:200]:
+        cfg = json.loads(arch)
+        act = active_slots(cfg["d"])
+        f = mb.encode(arch).flatten() @ W + b
+        expected_ks = [(cfg["ks"][i] - 3) / 4 if i in act else 0.0 for i in range(20)]
+        expected_e = [(cfg["e"][i] - 3) / 3 if i in act else 0.0 for i in range(20)]
+        expected_d = [(d - 2) / 2 for d in cfg["d"]]
+        torch.testing.assert_close(f, torch.tensor(expected_ks + expected_e + expected_d))
+    assert get_space("nb201").surrogate_features() is None  # unordered ops: one-hot it is
+
+
 def test_mbv3_inactive_rows_are_zero(mb, mb_samples):
     X = mb.encode_batch(mb_samples[:2000])
     for arch, x in zip(mb_samples[:2000], X):

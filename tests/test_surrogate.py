@@ -19,6 +19,7 @@ from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.diffusion.prior import DEFAULT_SDE
 from bo_diffnag.optim.pool import encode_flat
 from bo_diffnag.surrogate import ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, make_acquisition
+from bo_diffnag.surrogate.ensemble import to_normal_scores
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -117,6 +118,42 @@ def test_bootstrap_members_disagree_more_and_stay_deterministic(observations) ->
     assert spread["boot"] > 2 * spread["plain"]
 
 
+def test_mbv3_ordinal_features_predict_held_out_subnets_better_than_one_hot(data_dir) -> None:
+    """Ordered choices as values let 50 observations generalise (REFERENCE §2 space; the OFA oracle)."""
+    bench = get_benchmark("mbv3:imagenet", data_dir=data_dir)
+    space, sde = bench.space, DEFAULT_SDE["mbv3"]
+    archs = space.sample(550, seed=0)
+    X = encode_flat(space, archs)
+    Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
+    rho = {}
+    for name, features in (("one-hot", None), ("ordinal", space.surrogate_features())):
+        model = NoiseAwareEnsemble(X[:50], Y[:50], sde, features=features, seed=0)
+        with torch.no_grad():
+            mean = model.posterior(X[50:]).mean.squeeze(-1)
+        rho[name] = spearmanr(mean.numpy(), Y[50:].squeeze(-1).numpy()).statistic
+    assert rho["ordinal"] > rho["one-hot"] + 0.1, rho
+    # guidance differentiates through the feature map
+    x = X[50:52].clone().requires_grad_(True)
+    model.posterior(x).mean.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_normal_scores_hand_computed_and_blind_to_how_far_the_tail_lies(observations) -> None:
+    torch.testing.assert_close(
+        to_normal_scores(torch.tensor([[10.0], [90.0], [91.0], [90.0]], dtype=torch.double)).squeeze(-1),
+        torch.tensor([-1.150349, 0.0, 1.150349, 0.0], dtype=torch.double),  # Φ⁻¹(1/8), Φ⁻¹(1/2), Φ⁻¹(7/8)
+        atol=1e-6, rtol=0,
+    )
+    _, _, X, Y = observations
+    far = Y[:30].clone()
+    far[far.argmin()] = -1000.0  # a collapsed architecture far below the rest: same ranks, same fit
+    a, b = (NoiseAwareEnsemble(X[:30], y, SDE, normal_scores=True, seed=0, **FAST) for y in (Y[:30], far))
+    plain = NoiseAwareEnsemble(X[:30], far, SDE, seed=0, **FAST)
+    with torch.no_grad():
+        torch.testing.assert_close(a.posterior(X).values, b.posterior(X).values)
+        assert not torch.allclose(plain.posterior(X).values, a.posterior(X).values)
+
+
 def test_predictions_rank_training_points(model, observations) -> None:
     _, _, X, Y = observations
     with torch.no_grad():
@@ -184,6 +221,14 @@ def test_bad_training_data_raises(X_shape, Y_shape, nan_rows, match) -> None:
         Y[nan_rows] = float("nan")
     with pytest.raises(ValueError, match=match):
         NoiseAwareEnsemble(X, Y, SDE, **FAST)
+
+
+def test_feature_map_of_the_wrong_shape_raises(observations) -> None:
+    _, _, X, Y = observations
+    with pytest.raises(ValueError, match=r"features must be W \[56, k\] and b \[k\]"):
+        NoiseAwareEnsemble(X, Y, SDE, features=(torch.zeros(55, 3), torch.zeros(3)), **FAST)
+    with pytest.raises(ValueError, match="features must be"):
+        NoiseAwareEnsemble(X, Y, SDE, features=(torch.zeros(56, 3), torch.zeros(4)), **FAST)
 
 
 # ------------------------------------------------------------------------------- member sampler

@@ -75,6 +75,17 @@ class SearchSpace(ABC):
     def cardinality(self) -> int:
         """Number of distinct valid architectures."""
 
+    def surrogate_features(self) -> tuple[Tensor, Tensor] | None:
+        """An affine map ``x ↦ x W + b`` from the flat ``[0, 1]`` encoding (``N·F``) to the surrogate's inputs,
+        or ``None`` to feed the one-hot encoding itself.
+
+        Spaces whose choices are *ordered* (kernel sizes, widths, depths) return their values here, so a
+        surrogate fitted on a few dozen points can share what it learns between neighbouring values, as a
+        GP on Ax's ordered parameters does; one-hot columns cannot. The map is linear, so it applies to
+        noised encodings too and guidance gradients flow through it.
+        """
+        return None
+
     # ------------------------------------------------------------- space-specific primitives
     @abstractmethod
     def parse(self, arch: Any) -> Tensor:

@@ -115,6 +115,34 @@ class MBv3Space(SearchSpace):
         ks, e, d = self._config(self.parse(arch))
         return {"ks": ks, "e": e, "d": d}
 
+    def surrogate_features(self) -> tuple[Tensor, Tensor]:
+        """Ordinal values, each in ``[0, 1]``: per slot ``(ks − 3)/4`` and ``(e − 3)/3`` (0 for an empty slot),
+        per stage ``(d − 2)/2`` — 45 features instead of 180 one-hot columns.
+
+        On 1,000 held-out random subnets, the ensemble's rank correlation with the oracle after 20 / 50 / 100
+        observations rises from 0.22 / 0.35 / 0.46 (one-hot) to 0.44 / 0.54 / 0.68 (``benchmarks/results/surrogate.md``).
+        It did not carry over to the BO loop (10 seeds, 100 evaluations: best 83.85 ± 0.11 vs 84.02 ± 0.15 with
+        one-hot inputs), so the loop keeps one-hot inputs and the map is opt-in (``NoiseAwareEnsemble(features=...)``).
+
+        Example:
+            >>> W, b = MBv3Space().surrogate_features()
+            >>> W.shape, b.shape
+            (torch.Size([180, 45]), torch.Size([45]))
+        """
+        ks = torch.tensor([(k - KERNEL_SIZES[0]) / (KERNEL_SIZES[-1] - KERNEL_SIZES[0]) for k in KERNEL_SIZES])
+        e = torch.tensor([(x - EXPAND_RATIOS[0]) / (EXPAND_RATIOS[-1] - EXPAND_RATIOS[0]) for x in EXPAND_RATIOS])
+        op_ks = ks.repeat_interleave(len(EXPAND_RATIOS))  # op index = 3·ks_idx + e_idx
+        op_e = e.repeat(len(KERNEL_SIZES))
+        W = torch.zeros(NUM_SLOTS, self.num_ops, 2 * NUM_SLOTS + NUM_STAGES)
+        depth_step = 1 / (DEPTHS[-1] - DEPTHS[0])
+        for i in range(NUM_SLOTS):
+            W[i, :, i] = op_ks
+            W[i, :, NUM_SLOTS + i] = op_e
+            W[i, :, 2 * NUM_SLOTS + i // MAX_DEPTH] = depth_step  # an occupied slot adds one layer
+        b = torch.zeros(W.shape[-1])
+        b[2 * NUM_SLOTS :] = -DEPTHS[0] * depth_step
+        return W.view(-1, W.shape[-1]), b
+
     # ----------------------------------------------------------------------------- validity
     def valid_codes(self, codes: Tensor) -> Tensor:
         used = (codes >= 0).view(-1, NUM_STAGES, MAX_DEPTH)

@@ -6,6 +6,8 @@ encodings ``2X − 1 + σz`` with ``σ`` drawn from the prior's schedule, half o
 ``∇_{X_t} f(X_t, σ)`` is meaningful along the whole reverse diffusion (REFERENCE §1: the paper measured
 noise-aware guidance well above guiding a clean predictor). At ``σ = 0`` a member is an ordinary
 predictor. The noise level of a forward pass is set with :meth:`NoiseAwareEnsemble.at_noise_level`.
+An optional affine feature map (a space's :meth:`~bo_diffnag.spaces.SearchSpace.surrogate_features`, e.g.
+MBv3's ordinal kernel/expand/depth values) is applied to the noised encoding before the members.
 
 All members are trained at once as one batched network (weights with a leading member dimension), in
 float32 whatever the input precision (3–4× faster fits on a CPU; outputs are cast back).
@@ -55,6 +57,20 @@ class BatchedMLP(nn.Module):
         return h
 
 
+def to_normal_scores(Y: Tensor) -> Tensor:
+    """``[n, 1]`` values → their normal scores ``Φ⁻¹((r_i − ½)/n)``, ``r_i`` the 1-based rank, ties averaged.
+
+    Example:
+        >>> to_normal_scores(torch.tensor([[10.0], [90.0], [91.0], [90.0]])).squeeze(-1)
+        tensor([-1.1503,  0.0000,  1.1503,  0.0000])
+    """
+    y = Y.squeeze(-1)
+    below = (y.unsqueeze(0) < y.unsqueeze(1)).sum(-1)
+    equal = (y.unsqueeze(0) == y.unsqueeze(1)).sum(-1)
+    rank = below + (equal + 1) / 2
+    return torch.special.ndtri((rank - 0.5) / len(y)).to(Y).unsqueeze(-1)
+
+
 class NoiseAwareEnsemble(EnsembleModel):
     """Ensemble of noise-aware MLP predictors, fitted on ``(train_X, train_Y)`` at construction.
 
@@ -67,6 +83,12 @@ class NoiseAwareEnsemble(EnsembleModel):
         epochs: full-batch Adam steps per fit; every step sees fresh noise.
         bootstrap: weigh each member's loss by a bootstrap resample of the observations (more member
             disagreement where data are scarce, i.e. more exploration).
+        normal_scores: fit the normal scores ``Φ⁻¹((r_i − ½)/n)`` of the observations (``r_i`` the rank,
+            ties averaged) instead of their values. A monotone warp, so maximisers are unchanged, that keeps
+            a heavy lower tail (NB201's ~10 % collapsed cells) from dominating the fit of the top.
+            ``train_targets`` and predictions are then on the normal-score scale.
+        features: ``(W [d, k], b [k])``: members see ``2(x W + b) − 1`` for a (noised) ``[0, 1]``-scale
+            encoding ``x`` instead of ``2x − 1``; ``None``: the one-hot encoding itself.
         seed: seed of initialisation and noise (same seed, same model).
 
     Example:
@@ -91,6 +113,8 @@ class NoiseAwareEnsemble(EnsembleModel):
         weight_decay: float = 1e-4,
         clean_fraction: float = 0.5,
         bootstrap: bool = False,
+        normal_scores: bool = False,
+        features: tuple[Tensor, Tensor] | None = None,
         seed: SeedLike = 0,
     ) -> None:
         super().__init__()
@@ -100,13 +124,17 @@ class NoiseAwareEnsemble(EnsembleModel):
         if keep.sum() < 2:
             raise ValueError(f"need at least 2 non-NaN observations to fit the ensemble, got {int(keep.sum())}")
         self.train_inputs = (train_X[keep],)
-        self.train_targets = train_Y[keep]
+        self.train_targets = to_normal_scores(train_Y[keep]) if normal_scores else train_Y[keep]
         self.sde = sde
         self._noise_level = 0.0
+        if features is not None and (features[0].shape[0] != train_X.shape[-1] or features[1].shape != features[0].shape[1:]):
+            raise ValueError(f"features must be W [{train_X.shape[-1]}, k] and b [k], got {tuple(features[0].shape)}, {tuple(features[1].shape)}")
+        self.features = None if features is None else (features[0].float(), features[1].float())
         generator = as_generator(seed)
         self.outcome_transform = Standardize(m=1)
         y, _ = self.outcome_transform(self.train_targets)
-        self.net = BatchedMLP(num_members, train_X.shape[-1], hidden, layers, noise_features=8, generator=generator)
+        in_dim = train_X.shape[-1] if features is None else features[0].shape[1]
+        self.net = BatchedMLP(num_members, in_dim, hidden, layers, noise_features=8, generator=generator)
         self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
         self.eval()
 
@@ -141,11 +169,18 @@ class NoiseAwareEnsemble(EnsembleModel):
             clean = torch.rand(self.num_members, n, 1, generator=generator, dtype=X.dtype) < clean_fraction
             sigma = self.sde.sigma(t).masked_fill(clean, 0.0)
             noisy = signed + sigma * torch.randn(self.num_members, *X.shape, generator=generator, dtype=X.dtype)
-            pred = self.net(noisy, sigma)
+            pred = self.net(self._featurize(noisy), sigma)
             loss = (counts * (pred - target) ** 2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+
+    def _featurize(self, signed: Tensor) -> Tensor:
+        """Members' inputs from a (noised) ``[-1, 1]``-scale encoding: itself, or ``2(x W + b) − 1``."""
+        if self.features is None:
+            return signed
+        W, b = (t.to(signed) for t in self.features)
+        return 2 * (((signed + 1) / 2) @ W + b) - 1
 
     @contextmanager
     def at_noise_level(self, sigma: float | Tensor) -> Iterator["NoiseAwareEnsemble"]:
@@ -186,5 +221,5 @@ class NoiseAwareEnsemble(EnsembleModel):
         dtype = self.net.weights[0].dtype
         flat = (2 * X.to(dtype) - 1).reshape(1, -1, d)
         sigma = torch.full((1, flat.shape[1], 1), self._noise_level, dtype=dtype)
-        out = self.net(flat, sigma).to(X.dtype)  # [s, B*q, 1]
+        out = self.net(self._featurize(flat), sigma).to(X.dtype)  # [s, B*q, 1]
         return out.reshape(self.num_members, *batch, q, 1).movedim(0, -3)
