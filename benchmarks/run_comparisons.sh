@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
 BASE=diffusion,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random
-# ax_default (Ax's GP strategy) costs ~46 s per proposal round on MBv3 with one thread: the committed MBv3
-# results hold its seeds 0-1 only and the NB201 results none yet; `benchmarks/run_comparisons.sh ax` adds it.
+# ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 with one thread: the committed MBv3
+# results hold all 10 of its seeds, the NB201 results none yet; `benchmarks/run_comparisons.sh ax` adds it.
 run() {  # space benchmark budget optimizers
   local out="benchmarks/results/compare_$1_$2"
   [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
