@@ -84,7 +84,8 @@ def main() -> None:
                             continue
                         options = {**options, "features": features}
                     start = time.perf_counter()
-                    models[name] = (NoiseAwareEnsemble(X, Y, sde, seed=seed, **options), time.perf_counter() - start)
+                    model = NoiseAwareEnsemble(X, Y, sde, seed=seed, **options)  # featurises its own inputs
+                    models[name] = (model, time.perf_counter() - start, lambda x: x)
                 gp_inputs = {"one-hot": lambda x: x}
                 if features is not None:
                     gp_inputs["value features"] = lambda x: x @ features[0].to(x) + features[1].to(x)
@@ -93,9 +94,9 @@ def main() -> None:
                     gp = SingleTaskGP(featurize(X), Y)
                     fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
                     models[f"SingleTaskGP {input_name} (reference)"] = (gp, time.perf_counter() - start, featurize)
-                for name, (model, seconds, *featurize) in models.items():
+                for name, (model, seconds, featurize) in models.items():
                     with torch.no_grad():
-                        pred = model.posterior(featurize[0](X_test) if featurize else X_test).mean.reshape(-1)
+                        pred = model.posterior(featurize(X_test)).mean.reshape(-1)
                     row = table.setdefault(name, {}).setdefault(n, {"spearman": [], "kendall": [], "fit_seconds": []})
                     row["spearman"].append(spearman(pred, y_test))
                     row["kendall"].append(kendall(pred, y_test))

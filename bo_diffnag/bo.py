@@ -33,10 +33,10 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: The BO loop's surrogate recipe (keyword arguments of :class:`NoiseAwareEnsemble`; ``surrogate_options``
 #: override them). Bootstrap members: on NB201 CIFAR-10/100 (10 seeds, exhaustive qLogNEI, 100 evaluations)
 #: the share of seeds reaching the optimum rose from 5/10 to 7/10 and from 7/10 to 10/10 — without it the
-#: members agree early and some seeds never leave a sub-optimal basin (benchmarks/results/bootstrap.md).
-#: Normal scores: NB201's collapsed cells (~10 % accuracy) no longer dominate the standardised fit; with
-#: diffusion proposals the CIFAR-10 seeds reaching the optimum within 100 evaluations rose from 7/10 to 10/10
-#: and the median evaluations to it on CIFAR-100 fell from 56 to 54 (benchmarks/results/compare_nb201_*).
+#: members agree early and some seeds never leave a sub-optimal basin. Normal scores: NB201's collapsed
+#: cells (~10 % accuracy) no longer dominate the standardised fit; in the same setting the median evaluations
+#: to the optimum fell from 73.5 to 62 (CIFAR-10, 7/10 → 8/10 seeds) and from 80.5 to 55 (CIFAR-100)
+#: (benchmarks/results/bootstrap.md).
 SURROGATE_DEFAULTS: dict[str, Any] = {"bootstrap": True, "normal_scores": True}
 OPTIMIZERS = ("diffusion", "random_pool", "mutation", "mutation_random", "acqf_local_search", "exhaustive")
 TRACE_COLUMNS = ["eval", "round", "arch", "objective", "test", "best_objective", "best_test", "status", "seconds"]

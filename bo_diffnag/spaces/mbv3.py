@@ -121,8 +121,9 @@ class MBv3Space(SearchSpace):
 
         On 1,000 held-out random subnets, the ensemble's rank correlation with the oracle after 20 / 50 / 100
         observations rises from 0.22 / 0.35 / 0.46 (one-hot) to 0.44 / 0.54 / 0.68 (``benchmarks/results/surrogate.md``).
-        It did not carry over to the BO loop (10 seeds, 100 evaluations: best 83.85 ± 0.11 vs 84.02 ± 0.15 with
-        one-hot inputs), so the loop keeps one-hot inputs and the map is opt-in (``NoiseAwareEnsemble(features=...)``).
+        It did not carry over to the BO loop (diffusion, qLogNEI, bootstrap members on standardised targets,
+        10 seeds × 100 evaluations, a one-off run: best 83.85 ± 0.11 with the map vs 84.02 ± 0.15 on one-hot
+        inputs), so the loop keeps one-hot inputs and the map is opt-in (``NoiseAwareEnsemble(features=...)``).
 
         Example:
             >>> W, b = MBv3Space().surrogate_features()

@@ -24,6 +24,7 @@ from botorch.acquisition.objective import PosteriorTransform, ScalarizedPosterio
 from botorch.models.ensemble import EnsembleModel
 from botorch.models.transforms.outcome import Standardize
 from botorch.posteriors.ensemble import EnsemblePosterior
+from scipy.stats import rankdata
 from torch import Tensor, nn
 
 from bo_diffnag.diffusion.sde import VESDE
@@ -64,11 +65,8 @@ def to_normal_scores(Y: Tensor) -> Tensor:
         >>> to_normal_scores(torch.tensor([[10.0], [90.0], [91.0], [90.0]])).squeeze(-1)
         tensor([-1.1503,  0.0000,  1.1503,  0.0000])
     """
-    y = Y.squeeze(-1)
-    below = (y.unsqueeze(0) < y.unsqueeze(1)).sum(-1)
-    equal = (y.unsqueeze(0) == y.unsqueeze(1)).sum(-1)
-    rank = below + (equal + 1) / 2
-    return torch.special.ndtri((rank - 0.5) / len(y)).to(Y).unsqueeze(-1)
+    rank = torch.from_numpy(rankdata(Y.squeeze(-1).cpu().numpy(), method="average"))
+    return torch.special.ndtri((rank - 0.5) / len(rank)).to(Y).unsqueeze(-1)
 
 
 class NoiseAwareEnsemble(EnsembleModel):
