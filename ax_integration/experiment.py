@@ -124,6 +124,7 @@ def run_nas_experiment(
     on_trial: Callable[[pd.DataFrame], None] | None = None,
     executor: TrialExecutor | None = None,
     trial_timeout: float | None = None,
+    count_unique: bool = False,
 ) -> NASRunResult:
     """Run (or resume) an Ax NAS experiment until ``trials`` trials are completed.
 
@@ -139,6 +140,11 @@ def run_nas_experiment(
     and does not count; the run stops with ``RuntimeError`` after ``max_failures`` failures (default:
     ``trials``). On resume, trials that were running when a previous run died are evaluated again first.
     ``on_trial`` receives the trial table after every reported trial (e.g. to write a CSV).
+
+    ``count_unique``: count completed *architectures* instead of trials, so a repeat does not use up the
+    budget. Our strategies never repeat one; Ax's own (``ax_default``) can, because when its model keeps
+    proposing evaluated points it falls back to Sobol without deduplication. The run then stops with
+    ``RuntimeError`` once ``3 * trials`` trials exist without ``trials`` distinct completed architectures.
 
     Example:
         >>> from bo_diffnag.benchmarks import get_benchmark
@@ -168,8 +174,8 @@ def run_nas_experiment(
     max_failures = trials if max_failures is None else max_failures
     space_obj = get_space(space)
     proposal_seconds: list[float] = []
-    status = trial_table(client, space_obj)["status"]
-    done, failed = int((status == "COMPLETED").sum()), int((status == "FAILED").sum())
+    table = trial_table(client, space_obj)
+    done, failed = _completed(table, count_unique), int((table["status"] == "FAILED").sum())
     bar = tqdm(total=trials, initial=min(done, trials), disable=not progress, desc=f"NAS {optimizer}", unit="trial")
     if resumed:
         bar.write(f"resumed {name!r}: {done} completed trials kept, {len(queued)} interrupted trials re-run")
@@ -177,6 +183,8 @@ def run_nas_experiment(
     while done < trials:
         if failed > max_failures:
             raise RuntimeError(f"{failed} failed trials (more than max_failures={max_failures}); see the trial table")
+        if count_unique and len(client._experiment.trials) >= 3 * trials:
+            raise RuntimeError(f"{len(client._experiment.trials)} trials but only {done} distinct architectures completed")
         free = min(capacity - len(inflight), trials - done - len(inflight))
         if len(inflight) < executor.parallel and free > 0:
             if queued:
@@ -199,16 +207,22 @@ def run_nas_experiment(
             else:
                 continue
             del inflight[index]
-            done, failed = done + ok, failed + (not ok)
-            bar.update(int(ok))
-            _save(client, storage)
             current = trial_table(client, space_obj)
+            bar.update(_completed(current, count_unique) - done)
+            done, failed = _completed(current, count_unique), failed + (not ok)
+            _save(client, storage)
             if on_trial is not None:
                 on_trial(current)
             best = current.loc[current["status"] == "COMPLETED", "objective"].max()
             bar.set_postfix(best=f"{best:.3f}", s_per_proposal=f"{proposal_seconds[-1]:.2f}" if proposal_seconds else "-")
     bar.close()
     return NASRunResult(name, trial_table(client, space_obj), time.perf_counter() - start, proposal_seconds)
+
+
+def _completed(table: pd.DataFrame, count_unique: bool) -> int:
+    """Completed trials of a :func:`trial_table`, or their distinct architectures if ``count_unique``."""
+    completed = table.loc[table["status"] == "COMPLETED", "arch"]
+    return completed.nunique() if count_unique else len(completed)
 
 
 def _report(client: Client, index: int, get_result: Callable[[], Mapping[str, Any]]) -> bool:

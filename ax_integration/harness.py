@@ -46,8 +46,10 @@ def run_ax_default_trace(
     evaluations (``eval`` 1, 2, ...), with the running ``best_objective`` and ``best_test`` of
     :func:`bo_diffnag.bo.run_bo`. The first ``n_init`` trials are round 0 (``seconds = 0``, as for
     ``run_bo``'s design); every later ask–tell step is one round, whose ``seconds`` is the time Ax took to
-    propose that step's trials (0 if the steps cannot be told apart). Ax deduplicates proposals, so
-    evaluations are unique architectures.
+    propose that step's trials (0 if the steps cannot be told apart). Evaluations are unique architectures:
+    when Ax's model keeps proposing evaluated points, Ax falls back to Sobol without deduplication (seen on
+    NB201), so the run goes on until ``budget`` distinct architectures are completed, and a repeat — its
+    result already known — is not a row of the trace.
 
     Returns:
         A DataFrame with the columns of :func:`bo_diffnag.bo.run_bo`.
@@ -67,6 +69,7 @@ def run_ax_default_trace(
         name=default_name(benchmark.name, "ax_default", acquisition, seed),
         progress=False,
         on_trial=lambda table: created.append(len(table)),
+        count_unique=True,
     )
     # The inline loop creates a step's trials together, so each new trial count ends one step, and
     # proposal_seconds[k] is step k's time per trial. Should the counts disagree, the times are unknown (0).
@@ -81,9 +84,11 @@ def run_ax_default_trace(
     rows: list[dict[str, Any]] = []
     best = {"objective": -math.inf, "test": math.nan}
     rounds: dict[int, int] = {}  # step → round number among the steps after the initial design
+    seen: set[str] = set()
     for position, trial in enumerate(result.trials.itertuples()):
-        if trial.status != "COMPLETED":
+        if trial.status != "COMPLETED" or trial.arch in seen:
             continue
+        seen.add(trial.arch)
         if trial.objective > best["objective"]:
             best.update(objective=trial.objective, test=trial.test)
         step = step_of[position]

@@ -49,7 +49,9 @@ def nas_generation_strategy(
     * ``"ax_default"``: Ax's own strategy for the same parameters (Sobol + BoTorch GP, ``n_init`` Sobol
       trials); ``acquisition`` and ``batch_size`` are ignored.
 
-    Pending trials are excluded from proposals, and no architecture is ever proposed twice.
+    Pending trials are excluded from proposals, and our strategies never propose an architecture twice.
+    ``ax_default`` relies on Ax's deduplication, which its Sobol fallback skips: once Ax's model keeps
+    proposing evaluated points, repeats can occur (``run_nas_experiment(count_unique=True)`` does not count them).
     """
     if optimizer not in STRATEGIES:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(STRATEGIES)}")

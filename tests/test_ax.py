@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ax.api.client import Client
+from ax.generation_strategy.external_generation_node import ExternalGenerationNode
+from ax.generation_strategy.generation_strategy import GenerationStrategy
 
 from ax_integration import (
     STRATEGIES,
@@ -176,6 +178,42 @@ def test_failed_and_nan_trials_are_marked_failed_and_the_loop_goes_on(benches) -
     failed = result.trials[result.trials["status"] == "FAILED"]
     assert failed["objective"].isna().all()
     assert len(set(result.trials["arch"])) == len(result.trials)  # failed archs are not retried
+
+
+class RepeatingNode(ExternalGenerationNode):
+    """Proposes ``archs`` in turn and never deduplicates, like Ax's Sobol fallback once its model converges."""
+
+    def __init__(self, archs: list[str]) -> None:
+        super().__init__(name="Repeating", should_deduplicate=False)
+        self.archs, self.calls = archs, 0
+
+    def update_generator_state(self, experiment, data) -> None:
+        pass
+
+    def get_next_candidate(self, pending_parameters) -> dict:
+        self.calls += 1
+        return arch_to_parameters(get_space("nb201"), self.archs[(self.calls - 1) % len(self.archs)])
+
+
+def test_count_unique_does_not_count_repeated_architectures(benches, monkeypatch) -> None:
+    bench = benches["nb201"]
+    a, b, c = initial_design(get_space("nb201"), 3, seed=0)
+    sequence = [a, a, b, a, c]
+    monkeypatch.setattr(
+        "ax_integration.experiment.nas_generation_strategy",
+        lambda *args, **kwargs: GenerationStrategy(name="repeating", nodes=[RepeatingNode(sequence)]),
+    )
+    run = lambda trials, count_unique: run_nas_experiment(  # noqa: E731
+        "nb201", bench.evaluate, "random", trials=trials, count_unique=count_unique, progress=False
+    ).trials
+    assert run(3, count_unique=False)["arch"].tolist() == [a, a, b]
+    assert run(3, count_unique=True)["arch"].tolist() == sequence
+    with pytest.raises(RuntimeError, match="6 trials but only 1 distinct architectures"):
+        monkeypatch.setattr(
+            "ax_integration.experiment.nas_generation_strategy",
+            lambda *args, **kwargs: GenerationStrategy(name="stuck", nodes=[RepeatingNode([a])]),
+        )
+        run(2, count_unique=True)
 
 
 def test_benchmark_runner_and_metric_drive_client_run_trials(benches, data_dir) -> None:

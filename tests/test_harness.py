@@ -130,6 +130,15 @@ def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path:
     assert main(["bench", *argv, "--no-progress"], extensions=(add_harness_commands,)) == 2
     assert "budget: 14 stored, 12 requested" in capsys.readouterr().err
 
+    # Runs fitted with another surrogate recipe (here: an older one) are not mixed with new ones.
+    config_path = tmp_path / "config.json"
+    config = json.loads(config_path.read_text())
+    assert config["surrogate"] == {"bootstrap": True, "normal_scores": True}
+    config_path.write_text(json.dumps({**config, "surrogate": {"bootstrap": False}}))
+    argv[argv.index("--budget") + 1] = "14"
+    assert main(["bench", *argv, "--no-progress"], extensions=(add_harness_commands,)) == 2
+    assert "surrogate: {'bootstrap': False} stored" in capsys.readouterr().err
+
 
 def test_mbv3_bench_and_report_without_a_known_optimum(data_dir: Path, tmp_path: Path, capsys) -> None:
     argv = ["--space", "mbv3", "--benchmark", "mbv3:imagenet", "--budget", "12", "--n-init", "10", "--batch-size", "2"]

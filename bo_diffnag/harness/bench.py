@@ -4,7 +4,8 @@ Each (optimiser, seed) run is a task. A finished task writes ``DIR/runs/{optimiz
 atomically; that file is the resume marker, so running the same command again (or with more seeds or
 optimisers) only does the missing runs. After all tasks, every run file is concatenated into
 ``DIR/traces.csv`` with the :data:`TRACE_CONTRACT` columns. ``DIR/config.json`` holds the settings (a DIR
-never mixes budgets, batch sizes, ... ) and the benchmark's global best objective for the report.
+never mixes budgets, batch sizes, surrogate recipes, ... ) and the benchmark's global best objective for the
+report.
 
 Optimisers come from :data:`TRACE_RUNNERS`; other packages add theirs with :func:`register_trace_runner`
 (``ax_integration.harness`` adds ``ax_default``). Worker processes are *spawned*, and they receive the
@@ -34,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bo_diffnag.benchmarks import BENCHMARKS, Benchmark, get_benchmark
-from bo_diffnag.bo import OPTIMIZERS, run_bo
+from bo_diffnag.bo import OPTIMIZERS, SURROGATE_DEFAULTS, run_bo
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.search_baselines import run_evolution, run_local_search, run_random_search
 from bo_diffnag.spaces import SPACES
@@ -48,8 +49,9 @@ TraceRunner = Callable[..., pd.DataFrame]
 TRACE_CONTRACT = [
     "optimizer", "acquisition", "seed", "eval", "arch", "objective", "test", "best_objective", "best_test", "seconds"
 ]
-#: Settings that must match to resume into an existing output directory.
-RESUME_KEYS = ("space", "benchmark", "budget", "n_init", "batch_size", "acquisition")
+#: Settings that must match to resume into an existing output directory. ``surrogate`` is the BO loop's
+#: ensemble recipe (:data:`bo_diffnag.bo.SURROGATE_DEFAULTS`): a directory never mixes runs fitted differently.
+RESUME_KEYS = ("space", "benchmark", "budget", "n_init", "batch_size", "acquisition", "surrogate")
 CONFIG_FILE, TRACES_FILE, RUNS_DIR = "config.json", "traces.csv", "runs"
 
 
@@ -193,7 +195,8 @@ def run_bench(
     _update_config(
         out,
         {"space": space, "benchmark": benchmark, "budget": budget, "n_init": n_init, "batch_size": batch_size,
-         "acquisition": acquisition, "global_best_objective": global_best_objective(bench)},
+         "acquisition": acquisition, "surrogate": dict(SURROGATE_DEFAULTS),
+         "global_best_objective": global_best_objective(bench)},
         optimizers,
         seed_list,
     )

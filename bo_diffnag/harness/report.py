@@ -178,6 +178,8 @@ def markdown(summary: dict[str, Any], config: dict[str, Any] | None = None) -> s
     lines = [f"# Benchmark report: {config.get('benchmark', 'traces')}", ""]
     if config:
         settings = ", ".join(f"{k} {config[k]}" for k in ("budget", "n_init", "batch_size", "acquisition") if k in config)
+        if "surrogate" in config:  # the BO optimisers' ensemble recipe (options of NoiseAwareEnsemble)
+            settings += ", surrogate " + " ".join(f"{k}={v}" for k, v in config["surrogate"].items())
         lines += [f"Settings: {settings}. Cells: mean ± 95% CI half-width over seeds (Student t).", ""]
     opts = summary["optimizers"]
     for column, title in (("best_test", "Best test metric"), ("best_objective", "Best objective")):
