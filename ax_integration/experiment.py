@@ -208,8 +208,9 @@ def run_nas_experiment(
                 continue
             del inflight[index]
             current = trial_table(client, space_obj)
-            bar.update(_completed(current, count_unique) - done)
-            done, failed = _completed(current, count_unique), failed + (not ok)
+            completed = _completed(current, count_unique)
+            bar.update(completed - done)
+            done, failed = completed, failed + (not ok)
             _save(client, storage)
             if on_trial is not None:
                 on_trial(current)

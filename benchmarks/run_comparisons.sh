@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
 BASE=diffusion,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random
-# ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and ~10 s on NB201 with one thread, so
-# it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10, CIFAR-100 and MBv3; ~15 min each).
+# ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and 7-10 s on NB201 with one thread, so
+# it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
+# an hour, with --jobs 2).
 run() {  # space benchmark budget optimizers [acquisition]
   local acq="${5:-qLogNEI}" out="benchmarks/results/compare_$1_$2"
   [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
