@@ -38,12 +38,13 @@ def run_ax_default_trace(
     seed: int,
     acquisition: str,
     prior: DiffusionPrior | None,
+    surrogate_options: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run Ax's default strategy (``n_init`` centre + Sobol trials, then a BoTorch GP) for ``budget`` trials.
 
-    Ax chooses its own model and acquisition, so ``acquisition`` only names the experiment and ``prior`` is
-    unused; its initial design is Ax's, not the harness's shared one. Only completed trials are
-    evaluations (``eval`` 1, 2, ...), with the running ``best_objective`` and ``best_test`` of
+    Ax chooses its own model and acquisition, so ``acquisition`` only names the experiment and ``prior`` and
+    ``surrogate_options`` are unused; its initial design is Ax's, not the harness's shared one. Only
+    completed trials are evaluations (``eval`` 1, 2, ...), with the running ``best_objective`` and ``best_test`` of
     :func:`bo_diffnag.bo.run_bo`. The first ``n_init`` trials are round 0 (``seconds = 0``, as for
     ``run_bo``'s design); every later ask–tell step is one round, whose ``seconds`` is the time Ax took to
     propose that step's trials (0 if the steps cannot be told apart). Evaluations are unique architectures:

@@ -6,6 +6,7 @@ design depends only on the seed, so runs with different optimisers differ only i
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Callable
@@ -37,7 +38,16 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: cells (~10 % accuracy) no longer dominate the standardised fit; in the same setting the median evaluations
 #: to the optimum fell from 73.5 to 62 (CIFAR-10, 7/10 → 8/10 seeds) and from 80.5 to 55 (CIFAR-100)
 #: (benchmarks/results/bootstrap.md).
+#: Randomized prior members (``prior_scale=1``) are not in the recipe: with DiffusionNAG they explore more and
+#: lifted ImageNet16-120 (qLogNEI: seeds at the optimum by 150 from 3/10 to 7/10), but slowed CIFAR-10/100 and
+#: cost 0.24–0.39 points on MBv3 at 100 evaluations (benchmarks/results/compare_*_prior1/).
 SURROGATE_DEFAULTS: dict[str, Any] = {"bootstrap": True, "normal_scores": True}
+#: The ensemble options a ``surrogate_options`` dict may set: the scalar keyword arguments of :class:`NoiseAwareEnsemble`.
+SURROGATE_OPTIONS = tuple(
+    name
+    for name in inspect.signature(NoiseAwareEnsemble).parameters
+    if name not in ("train_X", "train_Y", "sde", "features", "seed")
+)
 OPTIMIZERS = ("diffusion", "random_pool", "mutation", "mutation_random", "acqf_local_search", "exhaustive")
 TRACE_COLUMNS = ["eval", "round", "arch", "objective", "test", "best_objective", "best_test", "status", "seconds"]
 

@@ -207,12 +207,12 @@ COMPARE_NB201 = [
     import tempfile
 
     import matplotlib.pyplot as plt
-    import pandas as pd
     from IPython.display import Markdown, display
 
-    from bo_diffnag.harness import run_bench, summarize
+    from bo_diffnag.harness import run_bench
     from nbhelpers import (
-        OPTIMIZER_LABELS, anytime, checkpoint_table, load_comparison, plot_anytime, plot_evals_to_optimum, report_markdown,
+        OPTIMIZER_LABELS, anytime, diffusion_variants_table, load_comparison, plot_anytime, plot_evals_to_optimum,
+        report_markdown,
     )
 
     if FAST:
@@ -301,39 +301,26 @@ COMPARE_NB201 = [
     show("imagenet16-120", regret=True)
     """),
     md("""
-    ## Acquisition variant: DiffusionNAG with analytic LogEI
+    ## Recipe variants of DiffusionNAG: analytic LogEI and randomized prior members
 
     Everything above uses qLogNEI, whose batch is chosen sequentially with the earlier picks as pending
     points, so it spreads a batch over what the ensemble members disagree on. Analytic LogEI on the ensemble's
     mean and variance takes the `q` best marginal values instead: a greedier batch around the incumbent.
-    `benchmarks/run_comparisons.sh logei` runs DiffusionNAG with it on the three datasets (same seeds,
-    initial designs and budget); below it stands beside the qLogNEI run of the same seeds (ImageNet16-120:
-    best validation accuracy, for the reason above).
+    *Random priors* give every ensemble member a fixed random function (surrogate option `prior_scale = 1`,
+    randomized prior functions, Osband et al. 2018): the members keep disagreeing away from the data, where
+    bootstrap members tend to agree, which rewards exploring basins the search has not visited.
+    `benchmarks/run_comparisons.sh logei` and `... prior` run DiffusionNAG with these recipes on the same seeds,
+    initial designs and budget; the table sets them beside the qLogNEI run above (ImageNet16-120: best
+    validation accuracy, for the reason above).
     """),
     code("""
-    def compare_acquisitions(dataset: str, column: str = "best_test", variant: str = "LogEI") -> None:
-        \"\"\"DiffusionNAG with qLogNEI (the comparison above) and with ``variant``: ``column`` and evaluations to the optimum.\"\"\"
+    for dataset, column in (("cifar10", "best_test"), ("cifar100", "best_test"), ("imagenet16-120", "best_objective")):
         out = RESULT_DIRS.get(dataset)
-        other = None if out is None else out.with_name(f"{out.name}_{variant}")
-        if other is None or not (other / "traces.csv").is_file() or not (out / "traces.csv").is_file():
-            display(Markdown(f"*{dataset}: no {variant} run (`benchmarks/run_comparisons.sh logei`) or not in FAST mode.*"))
-            return
-        (base, config, _), (variant_traces, _, _) = load_comparison(out), load_comparison(other)
-        traces = pd.concat([
-            base[base["optimizer"] == "diffusion"].assign(optimizer="diffusion (qLogNEI)"),
-            variant_traces[variant_traces["optimizer"] == "diffusion"].assign(optimizer=f"diffusion ({variant})"),
-        ])
-        summary = summarize(traces, global_best_objective=config["global_best_objective"], reference="diffusion (qLogNEI)")
-        table = checkpoint_table(summary, column)
-        to_optimum = {name: entry["evals_to_optimum"] for name, entry in summary["optimizers"].items()}
-        table["median evals to optimum"] = [to_optimum[n]["median"] or "not reached" for n in summary["optimizers"]]
-        table["share reaching it"] = [to_optimum[n]["reached"] for n in summary["optimizers"]]
-        display(Markdown(f"### {dataset}: {column} (mean ± 95% CI) and evaluations to the optimum"), table)
-
-
-    compare_acquisitions("cifar10")
-    compare_acquisitions("cifar100")
-    compare_acquisitions("imagenet16-120", "best_objective")
+        table = None if FAST or out is None else diffusion_variants_table(out, column)
+        if table is None:
+            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh logei prior`) or FAST mode.*"))
+        else:
+            display(Markdown(f"### {dataset}: {column} (mean ± 95% CI) and evaluations to the optimum"), table)
     """),
     md("""
     ## How to read these results
@@ -386,7 +373,9 @@ COMPARE_MBV3 = [
     from IPython.display import Markdown, display
 
     from bo_diffnag.harness import run_bench, summarize
-    from nbhelpers import OPTIMIZER_LABELS, anytime, checkpoint_table, load_comparison, plot_anytime, report_markdown
+    from nbhelpers import (
+        OPTIMIZER_LABELS, anytime, checkpoint_table, diffusion_variants_table, load_comparison, plot_anytime, report_markdown,
+    )
 
     if FAST:
         scratch = tempfile.TemporaryDirectory(prefix="compare_mbv3_")  # removed when the kernel exits
@@ -461,6 +450,17 @@ COMPARE_MBV3 = [
         measured.insert(0, "source", "measured here")
         tables.append(measured[["source", *columns, "seeds"]])
     pd.concat(tables)
+    """),
+    md("""
+    ## Recipe variants of DiffusionNAG
+
+    The same seeds with analytic LogEI instead of qLogNEI, and with randomized prior members (surrogate option
+    `prior_scale = 1`), made by `benchmarks/run_comparisons.sh logei prior`; notebook 02 explains both.
+    """),
+    code("""
+    variants = None if FAST else diffusion_variants_table(out, "best_test", CHECKPOINTS)
+    no_runs = Markdown("*No variant runs (`benchmarks/run_comparisons.sh logei prior`) or FAST mode.*")
+    variants if variants is not None else no_runs
     """),
 ]
 

@@ -114,6 +114,44 @@ def checkpoint_table(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+#: Recipe variants of a comparison directory ``DIR``: directory-name suffix → label of its DiffusionNAG rows
+#: (``benchmarks/run_comparisons.sh logei`` and ``prior``); ``""`` is ``DIR`` itself (qLogNEI, default ensemble).
+DIFFUSION_VARIANTS = {
+    "": "qLogNEI",
+    "_LogEI": "LogEI",
+    "_prior1": "qLogNEI, random priors",
+    "_LogEI_prior1": "LogEI, random priors",
+}
+
+
+def diffusion_variants_table(
+    out_dir: str | Path, column: str = "best_test", checkpoints: list[int] | None = None
+) -> pd.DataFrame | None:
+    """DiffusionNAG's rows of ``out_dir`` and of its :data:`DIFFUSION_VARIANTS` siblings that exist, side by side.
+
+    ``column`` (mean ± 95 % CI) at the checkpoints, plus, where the optimum is known, the median evaluations
+    to it and the share of seeds reaching it. ``None`` if ``out_dir`` has no traces.
+    """
+    out = Path(out_dir)
+    runs, config = [], None
+    for suffix, label in DIFFUSION_VARIANTS.items():
+        variant = out.with_name(out.name + suffix)
+        if (variant / TRACES_FILE).is_file():
+            traces, variant_config, _ = load_comparison(variant)
+            config = config or variant_config
+            runs.append(traces[traces["optimizer"] == "diffusion"].assign(optimizer=f"diffusion ({label})"))
+    if config is None:
+        return None
+    reference = runs[0]["optimizer"].iloc[0]
+    summary = summarize(pd.concat(runs), checkpoints, config.get("global_best_objective"), reference=reference)
+    table = checkpoint_table(summary, column)
+    if summary["global_best_objective"] is not None:
+        to_optimum = [entry["evals_to_optimum"] for entry in summary["optimizers"].values()]
+        table["median evals to optimum"] = [entry["median"] or "not reached" for entry in to_optimum]
+        table["share reaching it"] = [entry["reached"] for entry in to_optimum]
+    return table
+
+
 def format_ci(mean: float | None, ci95: float | None) -> str:
     """``"93.12 ± 0.21"``; ``"–"`` without a value, no interval below two seeds."""
     if mean is None:
@@ -129,6 +167,7 @@ def run_diffusion_variant(
     seed: int,
     acquisition: str,
     prior: DiffusionPrior | None,
+    surrogate_options: dict[str, Any] | None = None,
     *,
     acquisition_override: str | None = None,
     **diffusion_options: Any,
@@ -136,7 +175,7 @@ def run_diffusion_variant(
     """``run_bo(benchmark, "diffusion", ...)`` with options of :func:`optimize_acqf_diffusion`.
 
     The same loop, surrogate, acquisition and seeds as :func:`bo_diffnag.bo.run_bo` (so with no options
-    the trace is identical to ``run_bo``'s), but ``diffusion_options`` (``schedule``, ``mode``,
+    the trace is identical to ``run_bo``'s; ``surrogate_options`` as there), but ``diffusion_options`` (``schedule``, ``mode``,
     ``num_samples``, ...) reach the proposal step, and ``acquisition_override`` replaces the harness's
     acquisition. Bind the options with ``functools.partial`` and register the result with
     :func:`bo_diffnag.harness.register_trace_runner`.
@@ -149,7 +188,7 @@ def run_diffusion_variant(
         done = [r for r in rows if r["status"] == "completed"]
         train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
         round_seed = draw_seed(generator)
-        model = fit_surrogate(space, [r["arch"] for r in done], train_Y, prior.sde, round_seed)
+        model = fit_surrogate(space, [r["arch"] for r in done], train_Y, prior.sde, round_seed, surrogate_options)
         acqf = make_acquisition(acquisition, model, seed=round_seed)
         avoid = encode_flat(space, [r["arch"] for r in rows])
         candidates, _ = optimize_acqf_diffusion(acqf, prior, q=q, X_avoid=avoid, seed=round_seed, **diffusion_options)

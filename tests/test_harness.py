@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from bo_diffnag.benchmarks import get_benchmark
+from bo_diffnag.bo import run_bo
 from bo_diffnag.cli import main
 from bo_diffnag.harness import TRACE_CONTRACT, TRACE_RUNNERS, run_evolution, run_local_search, summarize
 from bo_diffnag.harness.bench import run_file
@@ -138,6 +139,42 @@ def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path:
     argv[argv.index("--budget") + 1] = "14"
     assert main(["bench", *argv, "--no-progress"], extensions=(add_harness_commands,)) == 2
     assert "surrogate: {'bootstrap': False} stored" in capsys.readouterr().err
+
+
+def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_path: Path, capsys) -> None:
+    """``--surrogate-option`` updates the recipe of every surrogate-based run (the trace equals ``run_bo`` with
+    that recipe, not the default one) and is recorded in config.json, where it guards resuming."""
+    argv = [*SMALL, "--optimizers", "random_pool", "--seeds", "1"]
+    bench([*argv, "--out", str(tmp_path / "rp"), "--surrogate-option", "prior_scale=1.0", "--surrogate-option", "epochs=50"],
+          data_dir, capsys)
+    config = json.loads((tmp_path / "rp" / "config.json").read_text())
+    assert config["surrogate"] == {"bootstrap": True, "normal_scores": True, "prior_scale": 1.0, "epochs": 50}
+    traced = pd.read_csv(tmp_path / "rp" / "traces.csv")["arch"].tolist()
+    benchmark = get_benchmark("nb201:cifar10", data_dir=data_dir)
+    options = {"prior_scale": 1.0, "epochs": 50}
+    direct = run_bo(benchmark, "random_pool", budget=14, batch_size=2, seed=0, surrogate_options=options)["arch"].tolist()
+    default = run_bo(benchmark, "random_pool", budget=14, batch_size=2, seed=0, surrogate_options={"epochs": 50})["arch"].tolist()
+    assert traced == direct and traced[10:] != default[10:]
+    argv += ["--out", str(tmp_path / "rp"), "--data-dir", str(data_dir), "--no-progress"]
+    assert main(["bench", *argv], extensions=(add_harness_commands,)) == 2  # the default recipe differs
+    assert "surrogate: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("prior_scale", "malformed option 'prior_scale'; expected KEY=VALUE"),
+        ("prior_scale=big", "option prior_scale: 'big' is not a JSON value"),
+        ("members=3", "unknown surrogate option(s) members; valid: num_members,"),
+        ("prior_scale=[1]", "surrogate option prior_scale must be a number or a boolean"),
+    ],
+)
+def test_bad_surrogate_options_exit_2(option: str, message: str, tmp_path: Path, capsys) -> None:
+    argv = ["bench", *SMALL, "--optimizers", "diffusion", "--seeds", "1", "--out", str(tmp_path / "out"),
+            "--surrogate-option", option]
+    assert main(argv, extensions=(add_harness_commands,)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_mbv3_bench_and_report_without_a_known_optimum(data_dir: Path, tmp_path: Path, capsys) -> None:

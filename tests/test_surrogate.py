@@ -118,6 +118,26 @@ def test_bootstrap_members_disagree_more_and_stay_deterministic(observations) ->
     assert spread["boot"] > 2 * spread["plain"]
 
 
+def test_random_prior_members_disagree_off_the_data_but_still_fit_it(observations) -> None:
+    """Randomized prior functions (Osband et al., 2018): each member is a trained net plus a fixed random one.
+
+    Away from the observations the members keep their priors' disagreement, so they spread out there far
+    more than plain members; on the observations the trained nets cancel it, so the fit stays close.
+    """
+    _, _, X, Y = observations
+    fits = {s: NoiseAwareEnsemble(X[:20], Y[:20], SDE, seed=0, prior_scale=s) for s in (0.0, 1.0)}
+    again = NoiseAwareEnsemble(X[:20], Y[:20], SDE, seed=0, prior_scale=1.0)
+    with torch.no_grad():
+        off = {s: m.posterior(X[20:]).values.std(dim=0).mean() for s, m in fits.items()}
+        on_error = (fits[1.0].posterior(X[:20]).mean - Y[:20]).abs().mean() / Y[:20].std()
+        assert torch.equal(fits[1.0].posterior(X).values, again.posterior(X).values)
+        signed, clean = 2 * X[20:].float() - 1, torch.zeros(1, 40, 1)
+        prior_part = fits[1.0]._members(signed, clean) - fits[1.0].net(signed, clean)
+    assert off[1.0] > 2 * off[0.0]
+    assert on_error < 0.1  # in standard deviations of the observations
+    assert prior_part.std(dim=1).mean() == pytest.approx(1.0, abs=0.5)  # unit-variance priors off the data too
+
+
 def test_mbv3_ordinal_features_predict_held_out_subnets_better_than_one_hot(data_dir) -> None:
     """Ordered choices as values let 50 observations generalise (REFERENCE §2 space; the OFA oracle)."""
     bench = get_benchmark("mbv3:imagenet", data_dir=data_dir)

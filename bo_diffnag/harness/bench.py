@@ -35,14 +35,14 @@ import torch
 from tqdm.auto import tqdm
 
 from bo_diffnag.benchmarks import BENCHMARKS, Benchmark, get_benchmark
-from bo_diffnag.bo import OPTIMIZERS, SURROGATE_DEFAULTS, run_bo
+from bo_diffnag.bo import OPTIMIZERS, SURROGATE_DEFAULTS, SURROGATE_OPTIONS, run_bo
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.search_baselines import run_evolution, run_local_search, run_random_search
 from bo_diffnag.spaces import SPACES
 from bo_diffnag.surrogate.acquisition import ACQUISITIONS
 
-#: ``runner(benchmark=, budget=, n_init=, batch_size=, seed=, acquisition=, prior=) → trace`` with the
-#: columns of :func:`bo_diffnag.bo.run_bo`; it must be picklable (a module-level function or a partial).
+#: ``runner(benchmark=, budget=, n_init=, batch_size=, seed=, acquisition=, prior=, surrogate_options=) → trace``
+#: with the columns of :func:`bo_diffnag.bo.run_bo`; it must be picklable (a module-level function or a partial).
 TraceRunner = Callable[..., pd.DataFrame]
 
 #: Columns of ``traces.csv``, in order (the public contract of ``bo-diffnag bench``).
@@ -64,8 +64,9 @@ def _bo_trace(
     seed: int,
     acquisition: str,
     prior: DiffusionPrior | None,
+    surrogate_options: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    return run_bo(benchmark, optimizer, acquisition, budget, n_init, batch_size, seed, prior)
+    return run_bo(benchmark, optimizer, acquisition, budget, n_init, batch_size, seed, prior, surrogate_options)
 
 
 def _search_trace(
@@ -77,8 +78,9 @@ def _search_trace(
     seed: int,
     acquisition: str,
     prior: DiffusionPrior | None,
+    surrogate_options: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """A surrogate-free baseline as a runner: it has no use for ``acquisition`` or ``prior``."""
+    """A surrogate-free baseline as a runner: it has no use for ``acquisition``, ``prior`` or ``surrogate_options``."""
     return search(benchmark, budget, n_init, batch_size, seed)
 
 
@@ -116,6 +118,7 @@ def check_settings(
     n_init: int,
     batch_size: int,
     jobs: int,
+    surrogate_options: dict[str, Any] | None = None,
 ) -> None:
     """``ValueError`` naming the first bad setting of :func:`run_bench` (checked before any work starts)."""
     if space not in SPACES:
@@ -139,6 +142,12 @@ def check_settings(
         raise ValueError(f"seed_offset must be >= 0, got {seed_offset}")
     if n_init > budget:
         raise ValueError(f"n_init ({n_init}) must not exceed the budget ({budget})")
+    unknown = sorted(set(surrogate_options or {}) - set(SURROGATE_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown surrogate option(s) {', '.join(unknown)}; valid: {', '.join(SURROGATE_OPTIONS)}")
+    for key, value in (surrogate_options or {}).items():
+        if not isinstance(value, (bool, int, float)):
+            raise ValueError(f"surrogate option {key} must be a number or a boolean, got {value!r}")
 
 
 def global_best_objective(benchmark: Benchmark) -> float | None:
@@ -170,12 +179,16 @@ def run_bench(
     n_init: int = 10,
     batch_size: int = 10,
     jobs: int = 1,
+    surrogate_options: dict[str, Any] | None = None,
     out_dir: str | os.PathLike,
     data_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run every optimiser on seeds ``seed_offset .. seed_offset + seeds - 1`` and write ``out_dir/traces.csv``.
 
+    ``surrogate_options`` update the BO loop's ensemble recipe (:data:`~bo_diffnag.bo.SURROGATE_DEFAULTS`;
+    keyword arguments of :class:`~bo_diffnag.surrogate.NoiseAwareEnsemble`, e.g. ``{"prior_scale": 1.0}``) for
+    every surrogate-based optimiser; ``config.json`` records the resulting recipe as ``surrogate``.
     Runs already stored in ``out_dir/runs`` are skipped. ``jobs > 1`` runs tasks in that many spawned
     processes, each with one torch thread; ``jobs = 1`` runs them in this process. ``traces.csv`` holds
     every stored run of ``out_dir`` (also those of earlier calls), sorted by optimiser, seed and eval.
@@ -187,7 +200,9 @@ def run_bench(
         ValueError: a bad setting (:func:`check_settings`) or ``out_dir`` holding a run with other settings.
     """
     optimizers = list(dict.fromkeys(optimizers))  # a repeated name is one optimiser
-    check_settings(space, benchmark, optimizers, acquisition, budget, seeds, seed_offset, n_init, batch_size, jobs)
+    check_settings(
+        space, benchmark, optimizers, acquisition, budget, seeds, seed_offset, n_init, batch_size, jobs, surrogate_options
+    )
     start = time.perf_counter()
     out = Path(out_dir)
     bench = get_benchmark(benchmark, data_dir=data_dir)
@@ -195,13 +210,16 @@ def run_bench(
     _update_config(
         out,
         {"space": space, "benchmark": benchmark, "budget": budget, "n_init": n_init, "batch_size": batch_size,
-         "acquisition": acquisition, "surrogate": dict(SURROGATE_DEFAULTS),
+         "acquisition": acquisition, "surrogate": {**SURROGATE_DEFAULTS, **(surrogate_options or {})},
          "global_best_objective": global_best_objective(bench)},
         optimizers,
         seed_list,
     )
     todo = [(o, s) for o in optimizers for s in seed_list if not run_file(out, o, acquisition, s).exists()]
-    settings = {"budget": budget, "n_init": n_init, "batch_size": batch_size, "acquisition": acquisition}
+    settings = {
+        "budget": budget, "n_init": n_init, "batch_size": batch_size, "acquisition": acquisition,
+        "surrogate_options": dict(surrogate_options) if surrogate_options else None,
+    }
     bar = tqdm(total=len(todo), disable=not progress, desc="bench runs", unit="run")
     if jobs == 1 or len(todo) <= 1:
         for optimizer, seed in todo:

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ def add_harness_commands(sub: Any) -> None:
     bench.add_argument("--n-init", type=int, default=10, help="initial-design size, shared across optimisers per seed")
     bench.add_argument("--batch-size", type=int, default=10, help="proposals per round")
     bench.add_argument("--jobs", type=int, default=1, help="parallel worker processes (one torch thread each)")
+    bench.add_argument(
+        "--surrogate-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the BO loop's ensemble recipe for every surrogate-based optimiser, e.g. prior_scale=1.0 "
+        "(repeatable; VALUE is a JSON number or true/false)",
+    )
     bench.add_argument("--out", required=True, type=Path, help="output directory (resumed if it exists)")
     bench.add_argument("--no-progress", action="store_true")
     add_data_dir(bench)
@@ -63,12 +72,32 @@ def _cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
         "jobs": args.jobs,
     }
     try:
+        settings["surrogate_options"] = parse_options(args.surrogate_option)
         check_settings(args.space, benchmark, optimizers, **settings)
     except ValueError as err:
         raise BadInput(str(err)) from err
     return run_bench(
         args.space, benchmark, optimizers, out_dir=args.out, data_dir=args.data_dir, progress=not args.no_progress, **settings
     )
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``["prior_scale=1.0", "bootstrap=false"]`` → ``{"prior_scale": 1.0, "bootstrap": False}`` (JSON values).
+
+    Example:
+        >>> parse_options(["prior_scale=1", "bootstrap=false"])
+        {'prior_scale': 1, 'bootstrap': False}
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"malformed option {pair!r}; expected KEY=VALUE, e.g. prior_scale=1.0")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"option {key.strip()}: {value!r} is not a JSON value (a number, true or false)") from None
+    return options
 
 
 def _cmd_report(args: argparse.Namespace) -> dict[str, Any]:

@@ -87,6 +87,11 @@ class NoiseAwareEnsemble(EnsembleModel):
             ``train_targets`` and predictions are then on the normal-score scale.
         features: ``(W [d, k], b [k])``: members see ``2(x W + b) − 1`` for a (noised) ``[0, 1]``-scale
             encoding ``x`` instead of ``2x − 1``; ``None``: the one-hot encoding itself.
+        prior_scale: randomized prior functions (Osband et al., 2018): member ``m`` predicts
+            ``g_m(x, σ) + prior_scale · p_m(x, σ)`` with ``p_m`` a fixed, randomly initialised net of the same shape,
+            standardised over the clean training inputs, and only ``g_m`` trained. Where data are dense ``g_m``
+            cancels its prior; away from them the members keep their priors' disagreement, so the acquisition
+            still sees uncertainty in regions the bootstrap members agree on. 0 (default): plain members.
         seed: seed of initialisation and noise (same seed, same model).
 
     Example:
@@ -113,6 +118,7 @@ class NoiseAwareEnsemble(EnsembleModel):
         bootstrap: bool = False,
         normal_scores: bool = False,
         features: tuple[Tensor, Tensor] | None = None,
+        prior_scale: float = 0.0,
         seed: SeedLike = 0,
     ) -> None:
         super().__init__()
@@ -133,6 +139,17 @@ class NoiseAwareEnsemble(EnsembleModel):
         y, _ = self.outcome_transform(self.train_targets)
         in_dim = train_X.shape[-1] if features is None else features[0].shape[1]
         self.net = BatchedMLP(num_members, in_dim, hidden, layers, noise_features=8, generator=generator)
+        self.prior_scale = float(prior_scale)
+        if self.prior_scale:
+            self.prior_net = BatchedMLP(num_members, in_dim, hidden, layers, noise_features=8, generator=generator)
+            self.prior_net.requires_grad_(False)
+            # Each member's random prior is standardised over the clean training inputs: a zero-mean, unit-variance
+            # random function on the scale of the standardised targets, times ``prior_scale``.
+            clean = self._featurize(2 * self.train_inputs[0].float() - 1).unsqueeze(0)
+            with torch.no_grad():
+                raw = self.prior_net(clean, torch.zeros(1, clean.shape[1], 1))
+            self.register_buffer("prior_shift", raw.mean(1, keepdim=True))
+            self.register_buffer("prior_gain", self.prior_scale / raw.std(1, keepdim=True).clamp_min(1e-12))
         self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
         self.eval()
 
@@ -167,11 +184,18 @@ class NoiseAwareEnsemble(EnsembleModel):
             clean = torch.rand(self.num_members, n, 1, generator=generator, dtype=X.dtype) < clean_fraction
             sigma = self.sde.sigma(t).masked_fill(clean, 0.0)
             noisy = signed + sigma * torch.randn(self.num_members, *X.shape, generator=generator, dtype=X.dtype)
-            pred = self.net(self._featurize(noisy), sigma)
+            pred = self._members(self._featurize(noisy), sigma)
             loss = (counts * (pred - target) ** 2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+
+    def _members(self, x: Tensor, sigma: Tensor) -> Tensor:
+        """The members' predictions: trained nets plus, with ``prior_scale``, their fixed random priors."""
+        out = self.net(x, sigma)
+        if not self.prior_scale:
+            return out
+        return out + (self.prior_net(x, sigma) - self.prior_shift) * self.prior_gain
 
     def _featurize(self, signed: Tensor) -> Tensor:
         """Members' inputs from a (noised) ``[-1, 1]``-scale encoding: itself, or ``2(x W + b) − 1``."""
@@ -219,5 +243,5 @@ class NoiseAwareEnsemble(EnsembleModel):
         dtype = self.net.weights[0].dtype
         flat = (2 * X.to(dtype) - 1).reshape(1, -1, d)
         sigma = torch.full((1, flat.shape[1], 1), self._noise_level, dtype=dtype)
-        out = self.net(self._featurize(flat), sigma).to(X.dtype)  # [s, B*q, 1]
+        out = self._members(self._featurize(flat), sigma).to(X.dtype)  # [s, B*q, 1]
         return out.reshape(self.num_members, *batch, q, 1).movedim(0, -3)
