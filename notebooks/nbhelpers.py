@@ -130,7 +130,7 @@ def diffusion_variants_table(
     """DiffusionNAG's rows of ``out_dir`` and of its :data:`DIFFUSION_VARIANTS` siblings that exist, side by side.
 
     ``column`` (mean ± 95 % CI) at the checkpoints, plus, where the optimum is known, the median evaluations
-    to it and the share of seeds reaching it. ``None`` if ``out_dir`` has no traces.
+    to it and the share of seeds reaching it. ``None`` if neither ``out_dir`` nor any sibling has traces.
     """
     out = Path(out_dir)
     runs, config = [], None
@@ -174,9 +174,9 @@ def run_diffusion_variant(
 ) -> pd.DataFrame:
     """``run_bo(benchmark, "diffusion", ...)`` with options of :func:`optimize_acqf_diffusion`.
 
-    The same loop, surrogate, acquisition and seeds as :func:`bo_diffnag.bo.run_bo` (so with no options
-    the trace is identical to ``run_bo``'s; ``surrogate_options`` as there), but ``diffusion_options`` (``schedule``, ``mode``,
-    ``num_samples``, ...) reach the proposal step, and ``acquisition_override`` replaces the harness's
+    The same loop, surrogate (``surrogate_options`` as there), acquisition and seeds as
+    :func:`bo_diffnag.bo.run_bo` (so with no options the trace is identical to ``run_bo``'s), but
+    ``diffusion_options`` (``schedule``, ``mode``, ``num_samples``, ...) reach the proposal step, and ``acquisition_override`` replaces the harness's
     acquisition. Bind the options with ``functools.partial`` and register the result with
     :func:`bo_diffnag.harness.register_trace_runner`.
     """

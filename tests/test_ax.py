@@ -208,11 +208,11 @@ def test_count_unique_does_not_count_repeated_architectures(benches, monkeypatch
     ).trials
     assert run(3, count_unique=False)["arch"].tolist() == [a, a, b]
     assert run(3, count_unique=True)["arch"].tolist() == sequence
+    monkeypatch.setattr(
+        "ax_integration.experiment.nas_generation_strategy",
+        lambda *args, **kwargs: GenerationStrategy(name="stuck", nodes=[RepeatingNode([a])]),
+    )
     with pytest.raises(RuntimeError, match="6 trials but only 1 distinct architectures"):
-        monkeypatch.setattr(
-            "ax_integration.experiment.nas_generation_strategy",
-            lambda *args, **kwargs: GenerationStrategy(name="stuck", nodes=[RepeatingNode([a])]),
-        )
         run(2, count_unique=True)
 
 
