@@ -462,6 +462,38 @@ COMPARE_MBV3 = [
     no_runs = Markdown("*No variant runs (`benchmarks/run_comparisons.sh logei prior`) or FAST mode.*")
     variants if variants is not None else no_runs
     """),
+    md("""
+    ## Where the gap to 85 % lies: the proposal step with a perfect model
+
+    `benchmarks/bench_ceiling.py` reruns the same loop (seeds, initial designs, batches of 10) with the
+    acquisition replaced by the oracle itself, which is differentiable in the encoding
+    (`MBv3Benchmark.predict_accuracy`): every optimiser then proposes the best of its own candidates by true
+    accuracy. Solid curves: the perfect model; dashed: the committed ensemble runs above. The distance between
+    the two curves of one optimiser is what the surrogate costs it; the distance of the solid curve to
+    ≈ 85.4 % is the proposal step's own limit. Both notebook modes read the committed results of that
+    script (about 15 minutes on 2 cores).
+    """),
+    code("""
+    ceiling_file = Path("../benchmarks/results/ceiling_traces.csv")
+    if ceiling_file.is_file() and available:
+        oracle = pd.read_csv(ceiling_file)
+        display(Markdown(Path("../benchmarks/results/ceiling.md").read_text().split("\\n", 2)[2]))
+        fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
+        for name, color in (("diffusion", "C0"), ("acqf_local_search", "C1"), ("mutation", "C2"), ("random_pool", "C4")):
+            for rows, style, model in ((oracle, "-", "perfect model"), (traces, "--", "ensemble")):
+                if name not in set(rows["optimizer"]):  # FAST mode runs only some optimisers
+                    continue
+                curve = anytime(rows[rows["optimizer"] == name], "best_objective", start=10)
+                ax.step(curve["eval"], curve["mean"], where="post", linestyle=style, color=color,
+                        label=f"{OPTIMIZER_LABELS.get(name, name)}, {model}")
+        ax.axhline(85.40, color="gray", linewidth=0.8, linestyle=":", label="best known (≈ 85.40)")
+        ax.set(xlabel="evaluations", ylabel="best predicted top-1 accuracy (%)",
+               title="MBv3: the same proposal steps with the oracle as the model")
+        ax.legend(fontsize="small")
+        plt.show()
+    else:
+        display(Markdown("*`benchmarks/results/ceiling_traces.csv` is missing: run `python benchmarks/bench_ceiling.py`.*"))
+    """),
 ]
 
 # --------------------------------------------------------------------------------------------- 04

@@ -144,6 +144,19 @@ def test_mbv3_accepts_configs_and_normalises_inactive_slots(mbv3: MBv3Benchmark)
     assert mbv3.evaluate(mbv3.space.canonical(LARGEST))["arch"] == mbv3.space.canonical(LARGEST)
 
 
+def test_mbv3_oracle_on_encodings_is_the_objective_and_differentiable(mbv3: MBv3Benchmark) -> None:
+    archs = mbv3.space.sample(30, seed=5)
+    X = mbv3.space.encode_batch(archs)
+    objective = torch.tensor(mbv3.evaluate_batch(archs)["objective"].to_numpy())
+    assert torch.equal(100 * mbv3.predict_accuracy(X), objective)
+    # Relaxed inputs: a gradient exists and points uphill (a small step along it raises the prediction).
+    X_relaxed = (0.8 * X + 0.2 / X.shape[-1]).double().requires_grad_(True)
+    value = mbv3.predict_accuracy(X_relaxed)
+    (grad,) = torch.autograd.grad(value.sum(), X_relaxed)
+    assert grad.abs().sum(dim=(1, 2)).min() > 0
+    assert (mbv3.predict_accuracy(X_relaxed.detach() + 1e-3 * grad) > value.detach()).all()
+
+
 def test_mbv3_missing_lut_key_is_a_clear_error(data_dir: Path) -> None:
     path = data_dir / LATENCY_FILE.format(r=224)
     lut = yaml.safe_load(path.read_text())

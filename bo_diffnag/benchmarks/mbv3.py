@@ -146,28 +146,42 @@ class MBv3Benchmark(Benchmark):
         self._fixed_ms, slot_ms = note10_latency_table(_load_lut(lut_path), resolution, str(lut_path))
         self._slot_ms = slot_ms.flatten()
 
-    def features(self, codes: Tensor) -> Tensor:
-        """Predictor input ``[B, 128]`` (float64) of valid codes ``[B, 20]``.
+    def features(self, X: Tensor) -> Tensor:
+        """Predictor input ``[B, 128]`` (float64) of one-hot matrices ``X[B, 20, 9]`` (empty slots: zero rows).
+
+        Linear in ``X`` (op index = 3·ks_idx + e_idx, so the kernel one-hot sums a row over expand ratios and
+        the expand one-hot over kernel sizes), hence defined and differentiable on relaxed encodings too.
 
         Example:
             >>> bench = MBv3Benchmark(resolution=224)
-            >>> bench.features(bench.space.parse({"ks": [7] * 20, "e": [6] * 20, "d": [4] * 5}).unsqueeze(0)).sum().item()
+            >>> bench.features(bench.space.encode_batch([{"ks": [7] * 20, "e": [6] * 20, "d": [4] * 5}])).sum().item()
             41.0
         """
-        active = (codes >= 0).unsqueeze(-1)
-        op = codes.clamp_min(0)
-        ks = torch.nn.functional.one_hot(op // len(EXPAND_RATIOS), len(KERNEL_SIZES)) * active
-        e = torch.nn.functional.one_hot(op % len(EXPAND_RATIOS), len(EXPAND_RATIOS)) * active
-        res = self._resolution_onehot.expand(len(codes), -1)
-        return torch.cat([ks.flatten(1).double(), e.flatten(1).double(), res], dim=1)
+        by_ks_e = X.double().reshape(len(X), NUM_SLOTS, len(KERNEL_SIZES), len(EXPAND_RATIOS))
+        res = self._resolution_onehot.expand(len(X), -1)
+        return torch.cat([by_ks_e.sum(-1).flatten(1), by_ks_e.sum(-2).flatten(1), res], dim=1)
 
-    def _evaluate_valid_codes(self, codes: Tensor) -> dict[str, Tensor]:
-        h = self.features(codes)
+    def predict_accuracy(self, X: Tensor) -> Tensor:
+        """The oracle's accuracy (a fraction) ``[B]`` of one-hot matrices ``X[B, 20, 9]``, differentiable in ``X``.
+
+        On valid one-hot matrices this is the ``objective``; on relaxed ones it is the predictor MLP applied
+        to the relaxed features, which lets the oracle itself stand in for an acquisition function (the
+        proposal-step ceiling in ``benchmarks/bench_ceiling.py``).
+
+        Example:
+            >>> bench = MBv3Benchmark(resolution=224)
+            >>> round(bench.predict_accuracy(bench.space.encode_batch([{"ks": [7] * 20, "e": [6] * 20, "d": [4] * 5}])).item(), 5)
+            0.83593
+        """
+        h = self.features(X)
         for i, (weight, bias) in enumerate(self._layers):
             h = torch.nn.functional.linear(h, weight, bias)
             if i < len(self._layers) - 1:
                 h = h.relu()
-        accuracy = h.squeeze(-1)
+        return h.squeeze(-1)
+
+    def _evaluate_valid_codes(self, codes: Tensor) -> dict[str, Tensor]:
+        accuracy = self.predict_accuracy(self.space.codes_to_matrix(codes))
         slot_ms = self._slot_ms[_SLOT_BASE + codes.clamp_min(0)] * (codes >= 0)
         return {
             "objective": accuracy * 100,
