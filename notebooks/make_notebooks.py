@@ -471,7 +471,7 @@ COMPARE_MBV3 = [
     accuracy. Solid curves: the perfect model; dashed: the committed ensemble runs above. The distance between
     the two curves of one optimiser is what the surrogate costs it; the distance of the solid curve to
     ≈ 85.4 % is the proposal step's own limit. Both notebook modes read the committed results of that
-    script (about 15 minutes on 2 cores).
+    script (11.7 minutes with 2 worker processes on this 2-core machine).
     """),
     code("""
     ceiling_file = Path("../benchmarks/results/ceiling_traces.csv")
