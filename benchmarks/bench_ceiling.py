@@ -1,17 +1,21 @@
-"""Proposal-step ceiling on MobileNetV3: every acquisition optimiser of the BO loop given a perfect model.
+"""Proposal-step ceiling on MobileNetV3: the acquisition optimisers of the BO loop given a perfect model.
 
-The loop of the comparison harness (``run_rounds``: the seed's initial design of 10, rounds of 10, 100 unique
-evaluations) with the surrogate's acquisition replaced by the oracle itself,
+Part ``oracle``: the loop of the comparison harness (``run_rounds``: the seed's initial design of 10, rounds of
+10, 100 unique evaluations) with the surrogate's acquisition replaced by the oracle itself,
 ``MBv3Benchmark.predict_accuracy`` (the OFA predictor MLP, differentiable in the one-hot encoding): each
 round an optimiser proposes the ``q`` best of its candidates by true accuracy. Diffusion is guided by the
 oracle's gradient through the denoised estimate (``mode="denoised"``, the path any non-ensemble model takes).
-
 The gap between these curves and the same optimiser's committed harness run
 (``results/compare_mbv3``: 5-member ensemble, qLogNEI) is what the surrogate costs; what is left between the
 ceiling and the best known value (≈ 85.40) is the proposal step's own limit.
 
-    python benchmarks/bench_ceiling.py [--seeds 10] [--jobs 2]
-Writes benchmarks/results/ceiling.json, ceiling.md and ceiling_traces.csv.
+Part ``labels``: how far more data takes the loop's surrogate. The BO loop's ensemble (default recipe) is
+fitted on N uniformly random labelled subnets, N = 100 … 3000, and one DiffusionNAG round (qLogNEI, q = 10)
+proposes from it; the best true accuracy of the 10 proposals, beside the oracle's one-round value above.
+
+    python benchmarks/bench_ceiling.py [--parts oracle,labels] [--seeds 10] [--label-seeds 5] [--jobs 2]
+Writes benchmarks/results/ceiling.json, ceiling.md and (part oracle) ceiling_traces.csv; a run of one part keeps
+the other's earlier results.
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ import torch
 
 from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.benchmarks.mbv3 import MBv3Benchmark
-from bo_diffnag.bo import propose, run_rounds
+from bo_diffnag.bo import propose, propose_batch, run_rounds
 from bo_diffnag.diffusion.prior import DiffusionPrior
-from bo_diffnag.harness.report import summarize
+from bo_diffnag.harness.report import mean_ci, summarize
 from bo_diffnag.optim import encode_flat
 from bo_diffnag.seeding import draw_seed
 
@@ -40,6 +44,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 HARNESS_RUN = RESULTS / "compare_mbv3" / "traces.csv"
 OPTIMIZERS = ("diffusion", "random_pool", "mutation", "mutation_random", "acqf_local_search")
 CHECKPOINTS = [20, 40, 60, 80, 100]
+LABELS = (100, 300, 1000, 3000)
 
 
 class OracleAcquisition(torch.nn.Module):
@@ -76,54 +81,108 @@ def oracle_trace(optimizer: str, seed: int, budget: int) -> pd.DataFrame:
     return trace.assign(optimizer=optimizer, seed=seed)
 
 
-def _cells(entry: dict) -> list[str]:
-    return [f"{p['mean']:.2f} ± {p['ci95']:.2f}" for p in entry["best_objective"]]
+def one_round_from_labels(num_labels: int, seed: int) -> dict:
+    """The loop's ensemble fitted on ``num_labels`` random subnets; the best true accuracy of one round's 10 proposals."""
+    torch.set_num_threads(1)
+    benchmark = get_benchmark("mbv3:imagenet")
+    archs = list(dict.fromkeys(benchmark.space.sample(num_labels, seed=1000 + seed)))
+    Y = torch.tensor(benchmark.evaluate_batch(archs)["objective"].to_numpy()).unsqueeze(-1)
+    proposals = propose_batch(benchmark.space, "diffusion", "qLogNEI", archs, Y, archs, q=10, seed=seed)
+    best = float(benchmark.evaluate_batch(proposals)["objective"].max())
+    return {"labels": num_labels, "seed": seed, "best_proposal": best, "best_label": float(Y.max())}
+
+
+def run_oracle_part(args: argparse.Namespace, pool: ProcessPoolExecutor) -> dict:
+    start = time.perf_counter()
+    tasks = [(o, s, args.budget) for o in OPTIMIZERS for s in range(args.seeds)]
+    traces = pd.concat(list(pool.map(oracle_trace, *zip(*tasks))), ignore_index=True)
+    minutes = (time.perf_counter() - start) / 60
+    traces.to_csv(RESULTS / "ceiling_traces.csv", index=False)
+    harness = pd.read_csv(HARNESS_RUN)
+    harness = harness[harness["optimizer"].isin(OPTIMIZERS) & harness["seed"].isin(range(args.seeds))]
+    return {
+        "seeds": args.seeds, "budget": args.budget, "n_init": 10, "batch_size": 10, "checkpoints": CHECKPOINTS,
+        "harness_run": str(HARNESS_RUN.relative_to(RESULTS)), "minutes": round(minutes, 1),
+        "oracle": summarize(traces, checkpoints=CHECKPOINTS)["optimizers"],
+        "surrogate": summarize(harness, checkpoints=CHECKPOINTS)["optimizers"],
+    }
+
+
+def run_labels_part(args: argparse.Namespace, pool: ProcessPoolExecutor) -> dict:
+    start = time.perf_counter()
+    tasks = [(n, s) for n in LABELS for s in range(args.label_seeds)]
+    rows = pd.DataFrame(list(pool.map(one_round_from_labels, *zip(*tasks))))
+    summary = {
+        str(n): {column: dict(zip(("mean", "ci95"), mean_ci(group[column]))) for column in ("best_proposal", "best_label")}
+        for n, group in rows.groupby("labels")
+    }
+    return {"seeds": args.label_seeds, "minutes": round((time.perf_counter() - start) / 60, 1),
+            "rows": rows.to_dict("records"), "summary": summary}
+
+
+def _ci(point: dict) -> str:
+    return f"{point['mean']:.2f} ± {point['ci95']:.2f}"
+
+
+def render(report: dict) -> str:
+    lines = ["# Proposal-step ceiling on MobileNetV3 (`benchmarks/bench_ceiling.py`)", "", f"Machine: {report['machine']}."]
+    if "oracle_part" in report:
+        part = report["oracle_part"]
+        lines += [
+            "",
+            "## The loop with a perfect model",
+            "",
+            f"{part['minutes']:.1f} min. Seeds 0..{part['seeds'] - 1}, initial design 10 (the same per seed), batch 10, "
+            f"{part['budget']} unique evaluations. Cells: mean best accuracy (%) ± 95% CI half-width after n "
+            "evaluations. *oracle*: the acquisition is the true accuracy (perfect model); *ensemble*: the committed "
+            f"harness run `{part['harness_run']}` (5-member ensemble, qLogNEI). Best known value ≈ 85.40.",
+            "",
+            "| optimiser | model | " + " | ".join(f"n={c}" for c in part["checkpoints"]) + " |",
+            "|---|---|" + "---|" * len(part["checkpoints"]),
+        ]
+        for name in OPTIMIZERS:
+            for model, key in (("oracle", "oracle"), ("ensemble", "surrogate")):
+                if name in part[key]:
+                    cells = " | ".join(_ci(p) for p in part[key][name]["best_objective"])
+                    lines.append(f"| {name} | {model} | {cells} |")
+    if "labels_part" in report:
+        part = report["labels_part"]
+        lines += [
+            "",
+            "## One DiffusionNAG round from the loop's ensemble fitted on N random labels",
+            "",
+            f"{part['minutes']:.1f} min. Seeds 0..{part['seeds'] - 1} (random subnets drawn with seed 1000 + seed); "
+            "default ensemble recipe, qLogNEI, q = 10. Cells: mean ± 95% CI half-width over seeds.",
+            "",
+            "| N random labels | best of the 10 proposals | best of the N labels |",
+            "|---|---|---|",
+        ]
+        for n, cells in part["summary"].items():
+            lines.append(f"| {int(n):,} | {_ci(cells['best_proposal'])} | {_ci(cells['best_label'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--parts", default="oracle,labels", help="comma-separated: oracle, labels")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds of the oracle part")
+    parser.add_argument("--label-seeds", type=int, default=5, help="seeds of the labels part")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--budget", type=int, default=100)
     args = parser.parse_args()
-    start = time.perf_counter()
-    tasks = [(o, s, args.budget) for o in OPTIMIZERS for s in range(args.seeds)]
+    parts = {"oracle": run_oracle_part, "labels": run_labels_part}
+    chosen = args.parts.split(",")
+    if unknown := set(chosen) - set(parts):
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; valid: {', '.join(parts)}")
+    path = RESULTS / "ceiling.json"
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    report["machine"] = f"{platform.platform()}, {os.cpu_count()} CPUs, 1 torch thread per job, {args.jobs} jobs"
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        traces = pd.concat(list(pool.map(oracle_trace, *zip(*tasks))), ignore_index=True)
-    minutes = (time.perf_counter() - start) / 60
-    traces.to_csv(RESULTS / "ceiling_traces.csv", index=False)
-
-    harness = pd.read_csv(HARNESS_RUN)
-    harness = harness[harness["optimizer"].isin(OPTIMIZERS) & harness["seed"].isin(range(args.seeds))]
-    oracle = summarize(traces, checkpoints=CHECKPOINTS)["optimizers"]
-    surrogate = summarize(harness, checkpoints=CHECKPOINTS)["optimizers"]
-    report = {
-        "machine": f"{platform.platform()}, {os.cpu_count()} CPUs, 1 torch thread per job, {args.jobs} jobs",
-        "settings": {"benchmark": "mbv3:imagenet", "seeds": args.seeds, "budget": args.budget, "n_init": 10,
-                     "batch_size": 10, "checkpoints": CHECKPOINTS, "harness_run": str(HARNESS_RUN.relative_to(RESULTS))},
-        "minutes": round(minutes, 1),
-        "oracle": oracle,
-        "surrogate": surrogate,
-    }
-    (RESULTS / "ceiling.json").write_text(json.dumps(report, indent=1))
-    lines = [
-        "# Proposal-step ceiling on MobileNetV3 (`benchmarks/bench_ceiling.py`)",
-        "",
-        f"Machine: {report['machine']}; {minutes:.1f} min in all. Seeds 0..{args.seeds - 1}, initial design 10 "
-        f"(the same per seed), batch 10, {args.budget} unique evaluations. Cells: mean best accuracy (%) ± 95% CI "
-        "half-width after n evaluations. *oracle*: the acquisition is the true accuracy (perfect model); "
-        f"*ensemble*: the committed harness run `{report['settings']['harness_run']}` (5-member ensemble, qLogNEI). "
-        "Best known value ≈ 85.40.",
-        "",
-        "| optimiser | model | " + " | ".join(f"n={c}" for c in CHECKPOINTS) + " |",
-        "|---|---|" + "---|" * len(CHECKPOINTS),
-    ]
-    for name in OPTIMIZERS:
-        lines.append(f"| {name} | oracle | " + " | ".join(_cells(oracle[name])) + " |")
-        if name in surrogate:
-            lines.append(f"| {name} | ensemble | " + " | ".join(_cells(surrogate[name])) + " |")
-    (RESULTS / "ceiling.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        for name in chosen:
+            report[f"{name}_part"] = parts[name](args, pool)
+    path.write_text(json.dumps(report, indent=1))
+    (RESULTS / "ceiling.md").write_text(render(report))
+    print(render(report))
 
 
 if __name__ == "__main__":

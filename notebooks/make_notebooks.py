@@ -470,14 +470,16 @@ COMPARE_MBV3 = [
     (`MBv3Benchmark.predict_accuracy`): every optimiser then proposes the best of its own candidates by true
     accuracy. Solid curves: the perfect model; dashed: the committed ensemble runs above. The distance between
     the two curves of one optimiser is what the surrogate costs it; the distance of the solid curve to
-    ≈ 85.4 % is the proposal step's own limit. Both notebook modes read the committed results of that
-    script (11.7 minutes with 2 worker processes on this 2-core machine).
+    ≈ 85.4 % is the proposal step's own limit. The script's second table asks whether more data would close
+    the gap: the loop's ensemble fitted on N uniformly random labelled subnets, then one guided round. Both
+    notebook modes read the committed results of that script (about 15 minutes with 2 worker processes on
+    this 2-core machine).
     """),
     code("""
     ceiling_file = Path("../benchmarks/results/ceiling_traces.csv")
     if ceiling_file.is_file() and available:
         oracle = pd.read_csv(ceiling_file)
-        display(Markdown(Path("../benchmarks/results/ceiling.md").read_text().split("\\n", 2)[2]))
+        display(Markdown(Path("../benchmarks/results/ceiling.md").read_text().split("\\n", 2)[2].replace("## ", "#### ")))
         fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
         for name, color in (("diffusion", "C0"), ("acqf_local_search", "C1"), ("mutation", "C2"), ("random_pool", "C4")):
             for rows, style, model in ((oracle, "-", "perfect model"), (traces, "--", "ensemble")):
