@@ -34,7 +34,7 @@ import torch
 
 from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.benchmarks.mbv3 import MBv3Benchmark
-from bo_diffnag.bo import propose, propose_batch, run_rounds
+from bo_diffnag.bo import initial_design, propose, propose_batch, run_rounds, split_history
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.report import mean_ci, summarize
 from bo_diffnag.optim import encode_flat
@@ -71,11 +71,8 @@ def oracle_trace(optimizer: str, seed: int, budget: int) -> pd.DataFrame:
     prior = DiffusionPrior.pretrained("mbv3") if optimizer == "diffusion" else None
 
     def proposer(rows: list[dict], q: int, generator: torch.Generator) -> list[str]:
-        done = [r for r in rows if r["status"] == "completed"]
-        archs = [r["arch"] for r in done]
-        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
-        X_avoid = encode_flat(space, [r["arch"] for r in rows])
-        return propose(optimizer, acqf, space, archs, train_Y, q, X_avoid, draw_seed(generator), prior)
+        train_archs, train_Y, seen = split_history(rows)
+        return propose(optimizer, acqf, space, train_archs, train_Y, q, encode_flat(space, seen), draw_seed(generator), prior)
 
     trace = run_rounds(benchmark, proposer, budget, n_init=10, batch_size=10, seed=seed)
     return trace.assign(optimizer=optimizer, seed=seed)
@@ -85,7 +82,7 @@ def one_round_from_labels(num_labels: int, seed: int) -> dict:
     """The loop's ensemble fitted on ``num_labels`` random subnets; the best true accuracy of one round's 10 proposals."""
     torch.set_num_threads(1)
     benchmark = get_benchmark("mbv3:imagenet")
-    archs = list(dict.fromkeys(benchmark.space.sample(num_labels, seed=1000 + seed)))
+    archs = initial_design(benchmark.space, num_labels, seed=1000 + seed)
     Y = torch.tensor(benchmark.evaluate_batch(archs)["objective"].to_numpy()).unsqueeze(-1)
     proposals = propose_batch(benchmark.space, "diffusion", "qLogNEI", archs, Y, archs, q=10, seed=seed)
     best = float(benchmark.evaluate_batch(proposals)["objective"].max())

@@ -131,6 +131,24 @@ def fit_surrogate(
 Proposer = Callable[[list[dict[str, Any]], int, torch.Generator], list[str]]
 
 
+def split_history(rows: list[dict[str, Any]]) -> tuple[list[str], torch.Tensor, list[str]]:
+    """A :data:`Proposer`'s view of the trace rows: ``(train_archs, train_Y [n, 1], seen_archs)``.
+
+    ``train_archs``/``train_Y`` are the completed evaluations (failed ones are not fitted); ``seen_archs`` is
+    every architecture evaluated so far, failed ones included, which a proposal must avoid.
+
+    Example:
+        >>> rows = [{"arch": "a", "objective": 1.0, "status": "completed"},
+        ...         {"arch": "b", "objective": float("nan"), "status": "failed"}]
+        >>> archs, Y, seen = split_history(rows)
+        >>> archs, Y.tolist(), seen
+        (['a'], [[1.0]], ['a', 'b'])
+    """
+    done = [r for r in rows if r["status"] == "completed"]
+    train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
+    return [r["arch"] for r in done], train_Y, [r["arch"] for r in rows]
+
+
 def run_rounds(
     benchmark: Benchmark,
     propose: Proposer,
@@ -230,12 +248,10 @@ def run_bo(
         prior = DiffusionPrior.pretrained(space.name)
 
     def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
-        done = [r for r in rows if r["status"] == "completed"]
-        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
-        round_seed = draw_seed(generator)
+        train_archs, train_Y, seen = split_history(rows)
         return propose_batch(
-            space, optimizer, acquisition, [r["arch"] for r in done], train_Y, [r["arch"] for r in rows],
-            q=q, seed=round_seed, prior=prior, surrogate_options=surrogate_options,
+            space, optimizer, acquisition, train_archs, train_Y, seen,
+            q=q, seed=draw_seed(generator), prior=prior, surrogate_options=surrogate_options,
         )
 
     return run_rounds(benchmark, propose, budget, n_init, batch_size, seed, f"BO {optimizer}", progress)

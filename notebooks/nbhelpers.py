@@ -19,7 +19,7 @@ import torch
 from matplotlib.axes import Axes
 
 from bo_diffnag.benchmarks import Benchmark
-from bo_diffnag.bo import fit_surrogate, run_rounds
+from bo_diffnag.bo import fit_surrogate, run_rounds, split_history
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.bench import CONFIG_FILE, TRACES_FILE
 from bo_diffnag.harness.report import markdown, summarize
@@ -185,12 +185,11 @@ def run_diffusion_variant(
     acquisition = acquisition_override or acquisition
 
     def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
-        done = [r for r in rows if r["status"] == "completed"]
-        train_Y = torch.tensor([[r["objective"]] for r in done], dtype=torch.double)
+        train_archs, train_Y, seen = split_history(rows)
         round_seed = draw_seed(generator)
-        model = fit_surrogate(space, [r["arch"] for r in done], train_Y, prior.sde, round_seed, surrogate_options)
+        model = fit_surrogate(space, train_archs, train_Y, prior.sde, round_seed, surrogate_options)
         acqf = make_acquisition(acquisition, model, seed=round_seed)
-        avoid = encode_flat(space, [r["arch"] for r in rows])
+        avoid = encode_flat(space, seen)
         candidates, _ = optimize_acqf_diffusion(acqf, prior, q=q, X_avoid=avoid, seed=round_seed, **diffusion_options)
         return [arch for arch in decode_flat(space, candidates) if arch is not None]
 
