@@ -2,7 +2,7 @@
 # The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
 # every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
 # Resumable: rerunning skips finished (optimizer, seed) runs.
-# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|logei|prior ...]
+# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|nosize|logei|prior ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
@@ -10,11 +10,12 @@ BASE=diffusion,mutation,random_pool,mutation_random,acqf_local_search,local_sear
 # ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and 7-10 s on NB201 with one thread, so
 # it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
 # an hour, with --jobs 2).
-run() {  # space benchmark budget optimizers [acquisition] [prior_scale]
-  local acq="${5:-qLogNEI}" scale="${6:-}" out="benchmarks/results/compare_$1_$2" recipe=()
+run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_prior: 1 or 0]
+  local acq="${5:-qLogNEI}" scale="${6:-}" size="${7:-1}" out="benchmarks/results/compare_$1_$2" recipe=()
   [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
   [ "$acq" != qLogNEI ] && out="${out}_$acq"
-  [ -n "$scale" ] && out="${out}_prior$scale" && recipe=(--surrogate-option "prior_scale=$scale")
+  [ -n "$scale" ] && out="${out}_prior$scale" && recipe+=(--surrogate-option "prior_scale=$scale")
+  [ "$size" = 0 ] && out="${out}_nosize" && recipe+=(--surrogate-option "size_prior=false")
   $BIN bench --space "$1" --benchmark "$2" --optimizers "$4" --acquisition "$acq" --budget "$3" --seeds 10 \
     --n-init 10 --batch-size 10 --jobs 2 "${recipe[@]}" --out "$out"
   $BIN report "$out"
@@ -25,17 +26,22 @@ for target in "${targets[@]}"; do
   case "$target" in
     mbv3) run mbv3 imagenet 100 "$BASE" ;;
     ax) for b in cifar10 cifar100; do run nb201 "$b" 150 ax_default; done; run mbv3 imagenet 100 ax_default ;;
-    # Analytic LogEI (top-q by marginal value) instead of qLogNEI, a variant: every surrogate-based optimiser
-    # on NB201 (the surrogate-free ones do not use an acquisition), DiffusionNAG on MBv3.
+    # The ensemble without the size prior (surrogate option size_prior = false): the recipe before it, every
+    # optimiser (the surrogate-free ones, ax_default included, give the same traces with or without it).
+    nosize) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 0; done
+            run mbv3 imagenet 100 "$BASE" qLogNEI "" 0 ;;
+    # The variants below were measured without the size prior (directories *_nosize).
+    # Analytic LogEI (top-q by marginal value) instead of qLogNEI: every surrogate-based optimiser on NB201
+    # (the surrogate-free ones do not use an acquisition), DiffusionNAG on MBv3.
     logei) for b in cifar10 cifar100 imagenet16-120; do
-             run nb201 "$b" 150 diffusion,mutation,random_pool,mutation_random,acqf_local_search,exhaustive LogEI
+             run nb201 "$b" 150 diffusion,mutation,random_pool,mutation_random,acqf_local_search,exhaustive LogEI "" 0
            done
-           run mbv3 imagenet 100 diffusion LogEI ;;
-    # Ensemble members with randomized prior functions (surrogate option prior_scale = 1), a variant:
+           run mbv3 imagenet 100 diffusion LogEI "" 0 ;;
+    # Ensemble members with randomized prior functions (surrogate option prior_scale = 1):
     # DiffusionNAG with qLogNEI and with LogEI on every benchmark.
     prior) for acq in qLogNEI LogEI; do
-             for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 diffusion "$acq" 1; done
-             run mbv3 imagenet 100 diffusion "$acq" 1
+             for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 diffusion "$acq" 1 0; done
+             run mbv3 imagenet 100 diffusion "$acq" 1 0
            done ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac

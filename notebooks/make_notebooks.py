@@ -167,7 +167,8 @@ COMPARE_NB201 = [
 
     `bo-diffnag bench` runs every optimiser over many seeds with the same budget of unique architecture
     evaluations. The BO optimisers share the surrogate (noise-aware MLP ensemble of bootstrap members
-    fitted to the normal scores of the observations), the acquisition
+    fitted to the normal scores of the observations, with the network's parameter count as a prior mean:
+    the *size prior*), the acquisition
     (qLogNEI) and the seeded initial design, so they differ only in how they maximise the acquisition:
     DiffusionNAG generates candidates by acquisition-guided diffusion, BANANAS mutates the best
     architectures, and so on. The surrogate-free baselines (random search, local search, regularised
@@ -301,7 +302,15 @@ COMPARE_NB201 = [
     show("imagenet16-120", regret=True)
     """),
     md("""
-    ## Recipe variants of DiffusionNAG: analytic LogEI and randomized prior members
+    ## Recipe variants of DiffusionNAG: the size prior, analytic LogEI and randomized prior members
+
+    The *size prior* (surrogate option `size_prior`, on by default) gives the ensemble a prior mean: the
+    architecture's parameter count, which is linear in its one-hot encoding
+    (`bo_diffnag.models.parameter_count_weights`). Each member predicts its own least-squares slope on the
+    standardised count (fitted on its bootstrap resample) plus a trained net for the residual, so away from
+    the data the members extrapolate along network size, each as strongly as its resample says, and
+    disagree where the resamples do. The variants below were measured before the size prior existed
+    (`size_prior = false`), on the same seeds; the first row of each table is the default recipe above.
 
     Everything above uses qLogNEI, whose batch is chosen sequentially with the earlier picks as pending
     points, so it spreads a batch over what the ensemble members disagree on. Analytic LogEI on the ensemble's
@@ -309,16 +318,16 @@ COMPARE_NB201 = [
     *Random priors* give every ensemble member a fixed random function (surrogate option `prior_scale = 1`,
     randomized prior functions, Osband et al. 2018): the members keep disagreeing away from the data, where
     bootstrap members tend to agree, which rewards exploring basins the search has not visited.
-    `benchmarks/run_comparisons.sh logei` and `... prior` run DiffusionNAG with these recipes on the same seeds,
-    initial designs and budget; the table sets them beside the qLogNEI run above (ImageNet16-120: best
-    validation accuracy, for the reason above).
+    `benchmarks/run_comparisons.sh nosize`, `... logei` and `... prior` run DiffusionNAG with these recipes
+    on the same seeds, initial designs and budget; the table sets them beside the default run above
+    (ImageNet16-120: best validation accuracy, for the reason above).
     """),
     code("""
     for dataset, column in (("cifar10", "best_test"), ("cifar100", "best_test"), ("imagenet16-120", "best_objective")):
         out = RESULT_DIRS.get(dataset)
         table = None if FAST or out is None else diffusion_variants_table(out, column)
         if table is None:
-            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh logei prior`) or FAST mode.*"))
+            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh nosize logei prior`) or FAST mode.*"))
         else:
             display(Markdown(f"### {dataset}: {column} (mean ± 95% CI) and evaluations to the optimum"), table)
     """),
@@ -454,12 +463,14 @@ COMPARE_MBV3 = [
     md("""
     ## Recipe variants of DiffusionNAG
 
-    The same seeds with analytic LogEI instead of qLogNEI, and with randomized prior members (surrogate option
-    `prior_scale = 1`), made by `benchmarks/run_comparisons.sh logei prior`; notebook 02 explains both.
+    The same seeds without the size prior (the ensemble's prior mean along the parameter count, on by
+    default), and, also without it, with analytic LogEI instead of qLogNEI and with randomized prior members
+    (surrogate option `prior_scale = 1`), made by `benchmarks/run_comparisons.sh nosize logei prior`;
+    notebook 02 explains all three.
     """),
     code("""
     variants = None if FAST else diffusion_variants_table(out, "best_test", CHECKPOINTS)
-    no_runs = Markdown("*No variant runs (`benchmarks/run_comparisons.sh logei prior`) or FAST mode.*")
+    no_runs = Markdown("*No variant runs (`benchmarks/run_comparisons.sh nosize logei prior`) or FAST mode.*")
     variants if variants is not None else no_runs
     """),
     md("""

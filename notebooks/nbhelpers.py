@@ -115,12 +115,14 @@ def checkpoint_table(
 
 
 #: Recipe variants of a comparison directory ``DIR``: directory-name suffix → label of its DiffusionNAG rows
-#: (``benchmarks/run_comparisons.sh logei`` and ``prior``); ``""`` is ``DIR`` itself (qLogNEI, default ensemble).
+#: (``benchmarks/run_comparisons.sh nosize``, ``logei`` and ``prior``); ``""`` is ``DIR`` itself (qLogNEI, the
+#: default ensemble with the size prior); ``_nosize``: measured without the size prior.
 DIFFUSION_VARIANTS = {
-    "": "qLogNEI",
-    "_LogEI": "LogEI",
-    "_prior1": "qLogNEI, random priors",
-    "_LogEI_prior1": "LogEI, random priors",
+    "": "default: qLogNEI, size prior",
+    "_nosize": "qLogNEI, no size prior",
+    "_LogEI_nosize": "LogEI, no size prior",
+    "_prior1_nosize": "qLogNEI, random priors, no size prior",
+    "_LogEI_prior1_nosize": "LogEI, random priors, no size prior",
 }
 
 

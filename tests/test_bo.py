@@ -11,11 +11,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from bo_diffnag.benchmarks import get_benchmark
-from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, run_bo
+from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, fit_surrogate, run_bo
 from bo_diffnag.diffusion.exact_score import ExactScore
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
+from bo_diffnag.models import parameter_count_weights
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -189,3 +191,12 @@ def test_mbv3_mutation_tiny_budget(data_dir) -> None:
     check_trace(result, bench, 9)
     assert (result["status"] == "completed").all()
     assert result["round"].max() == 2
+
+
+def test_loop_surrogate_uses_the_size_prior_unless_switched_off(bench) -> None:
+    archs = bench.space.sample(12, seed=0)
+    Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
+    sde = DEFAULT_SDE["nb201"]
+    default = fit_surrogate(bench.space, archs, Y, sde, seed=0, options=SURROGATE)
+    assert torch.equal(default.proxy, parameter_count_weights("nb201")[0].float())
+    assert fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "size_prior": False}).proxy is None

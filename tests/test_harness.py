@@ -134,7 +134,7 @@ def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path:
     # Runs fitted with another surrogate recipe (here: an older one) are not mixed with new ones.
     config_path = tmp_path / "config.json"
     config = json.loads(config_path.read_text())
-    assert config["surrogate"] == {"bootstrap": True, "normal_scores": True}
+    assert config["surrogate"] == {"bootstrap": True, "normal_scores": True, "size_prior": True}
     config_path.write_text(json.dumps({**config, "surrogate": {"bootstrap": False}}))
     argv[argv.index("--budget") + 1] = "14"
     assert main(["bench", *argv, "--no-progress"], extensions=(add_harness_commands,)) == 2
@@ -145,13 +145,15 @@ def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_pat
     """``--surrogate-option`` updates the recipe of every surrogate-based run (the trace equals ``run_bo`` with
     that recipe, not the default one) and is recorded in config.json, where it guards resuming."""
     argv = [*SMALL, "--optimizers", "random_pool", "--seeds", "1"]
-    bench([*argv, "--out", str(tmp_path / "rp"), "--surrogate-option", "prior_scale=1.0", "--surrogate-option", "epochs=50"],
-          data_dir, capsys)
+    bench([*argv, "--out", str(tmp_path / "rp"), "--surrogate-option", "prior_scale=1.0", "--surrogate-option", "epochs=50",
+           "--surrogate-option", "size_prior=false"], data_dir, capsys)
     config = json.loads((tmp_path / "rp" / "config.json").read_text())
-    assert config["surrogate"] == {"bootstrap": True, "normal_scores": True, "prior_scale": 1.0, "epochs": 50}
+    assert config["surrogate"] == {
+        "bootstrap": True, "normal_scores": True, "size_prior": False, "prior_scale": 1.0, "epochs": 50
+    }
     traced = pd.read_csv(tmp_path / "rp" / "traces.csv")["arch"].tolist()
     benchmark = get_benchmark("nb201:cifar10", data_dir=data_dir)
-    options = {"prior_scale": 1.0, "epochs": 50}
+    options = {"prior_scale": 1.0, "epochs": 50, "size_prior": False}
     direct = run_bo(benchmark, "random_pool", budget=14, batch_size=2, seed=0, surrogate_options=options)["arch"].tolist()
     default = run_bo(benchmark, "random_pool", budget=14, batch_size=2, seed=0, surrogate_options={"epochs": 50})["arch"].tolist()
     assert traced == direct and traced[10:] != default[10:]

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from bo_diffnag.models import MobileNetV3Network, NB201Network, build_model
+from bo_diffnag.models import MobileNetV3Network, NB201Network, build_model, parameter_count_weights
 from bo_diffnag.models.mbv3 import MBConv, make_divisible
 from bo_diffnag.models.nb201 import NB201Cell
 from bo_diffnag.spaces import get_space
@@ -201,3 +201,24 @@ def test_build_model_dispatches_and_rejects_unknown_space():
     assert isinstance(build_model("mbv3", get_space("mbv3").sample(1, seed=0)[0], width_mult=0.25), MobileNetV3Network)
     with pytest.raises(ValueError, match="unknown search space"):
         build_model("darts", arch)
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "mbv3"])
+def test_parameter_count_is_linear_in_the_encoding(space_name):
+    """``x·w + c`` is the exact parameter count of the built network, for any architecture."""
+    w, c = parameter_count_weights(space_name)
+    space = get_space(space_name)
+    archs = space.sample(6, seed=1)
+    for arch in archs:
+        assert float(space.encode(arch).flatten().double() @ w + c) == count(build_model(space_name, arch)), arch
+    w[:] = 0  # callers get a copy: the cached weights are unchanged
+    assert parameter_count_weights(space_name)[0].abs().sum() > 0
+    with pytest.raises(ValueError, match="unknown search space"):
+        parameter_count_weights("darts")
+
+
+def test_nb201_parameter_count_weights_give_the_benchmark_formula_for_every_arch(data_dir):
+    table = pd.read_csv(data_dir / "nb201" / "nb201_consolidated.csv", usecols=["arch_str", "c10_params_mb_formula"])
+    w, c = parameter_count_weights("nb201")
+    X = get_space("nb201").encode_batch(list(table.arch_str)).flatten(1).double()
+    assert torch.allclose((X @ w + c) / 1e6, torch.tensor(table.c10_params_mb_formula.to_numpy()), rtol=0, atol=1e-9)

@@ -17,6 +17,7 @@ from scipy.stats import spearmanr
 
 from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.diffusion.prior import DEFAULT_SDE
+from bo_diffnag.models import parameter_count_weights
 from bo_diffnag.optim.pool import encode_flat
 from bo_diffnag.surrogate import ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, make_acquisition
 from bo_diffnag.surrogate.ensemble import to_normal_scores
@@ -138,6 +139,44 @@ def test_random_prior_members_disagree_off_the_data_but_still_fit_it(observation
     assert prior_part.std(dim=1).mean() == pytest.approx(1.0, abs=0.5)  # unit-variance priors off the data too
 
 
+def test_size_prior_extrapolates_along_the_proxy_with_per_member_slopes(observations) -> None:
+    """Fitted on the 30 smallest nets, members predict larger ones along the parameter count, each with its own
+    bootstrap slope, while the trained nets fit the residual on the data."""
+    _, _, X, Y = observations
+    w, _ = parameter_count_weights("nb201")
+    size = X @ w
+    order = size.argsort()
+    small, large = order[:30], order[30:]
+    # Targets that grow with size: the size prior extrapolates them, the plain ensemble cannot.
+    Y_size = (size / size.std()).unsqueeze(-1) + 0.1 * Y / Y.std()
+    fits = {
+        name: NoiseAwareEnsemble(X[small], Y_size[small], SDE, seed=0, bootstrap=True, proxy=proxy)
+        for name, proxy in (("plain", None), ("size", w))
+    }
+    again = NoiseAwareEnsemble(X[small], Y_size[small], SDE, seed=0, bootstrap=True, proxy=w)
+    with torch.no_grad():
+        error = {n: (m.posterior(X[large]).mean - Y_size[large]).abs().mean() for n, m in fits.items()}
+        on_data = (fits["size"].posterior(X[small]).mean - Y_size[small]).abs().mean() / Y_size[small].std()
+        assert torch.equal(fits["size"].posterior(X).values, again.posterior(X).values)
+    slopes = fits["size"].proxy_slopes.flatten()
+    assert error["size"] < 0.5 * error["plain"], error
+    assert on_data < 0.3
+    assert (slopes > 0).all() and slopes.std() > 0.01  # each member's resample gives its own slope
+    # guidance differentiates through the prior mean too
+    x = X[large[:2]].clone().requires_grad_(True)
+    fits["size"].posterior(x).mean.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_size_prior_of_equal_nets_has_zero_slope(observations) -> None:
+    _, _, X, Y = observations
+    same = X[:1].expand(4, -1)
+    model = NoiseAwareEnsemble(same, Y[:4], SDE, proxy=parameter_count_weights("nb201")[0], **FAST)
+    assert torch.equal(model.proxy_slopes, torch.zeros_like(model.proxy_slopes))
+    with torch.no_grad():
+        assert model.posterior(X[4:10]).mean.isfinite().all()
+
+
 def test_mbv3_ordinal_features_predict_held_out_subnets_better_than_one_hot(data_dir) -> None:
     """Ordered choices as values let 50 observations generalise (REFERENCE §2 space; the OFA oracle)."""
     bench = get_benchmark("mbv3:imagenet", data_dir=data_dir)
@@ -243,8 +282,10 @@ def test_bad_training_data_raises(X_shape, Y_shape, nan_rows, match) -> None:
         NoiseAwareEnsemble(X, Y, SDE, **FAST)
 
 
-def test_feature_map_of_the_wrong_shape_raises(observations) -> None:
+def test_feature_map_or_proxy_of_the_wrong_shape_raises(observations) -> None:
     _, _, X, Y = observations
+    with pytest.raises(ValueError, match=r"proxy must be weights of shape \(56,\)"):
+        NoiseAwareEnsemble(X, Y, SDE, proxy=torch.zeros(55), **FAST)
     with pytest.raises(ValueError, match=r"features must be W \[56, k\] and b \[k\]"):
         NoiseAwareEnsemble(X, Y, SDE, features=(torch.zeros(55, 3), torch.zeros(3)), **FAST)
     with pytest.raises(ValueError, match="features must be"):

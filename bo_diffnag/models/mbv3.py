@@ -12,12 +12,14 @@ other multipliers scale every width and round it to a multiple of 8 as OFA does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import product
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from bo_diffnag.spaces import get_space
-from bo_diffnag.spaces.mbv3 import MAX_DEPTH, NUM_STAGES
+from bo_diffnag.spaces.mbv3 import EXPAND_RATIOS, KERNEL_SIZES, MAX_DEPTH, NUM_SLOTS, NUM_STAGES
 
 FIRST_WIDTH = 24  # first conv and first block
 STAGE_WIDTHS = (32, 48, 96, 136, 192)
@@ -116,6 +118,30 @@ class MBConv(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.body(x)
         return x + out if self.residual else out
+
+
+def op_parameter_counts(width_mult: float = 1.0) -> Tensor:
+    """``[20, 9]``: the parameters the op in each row of MBv3's encoding (a layer slot) adds to
+    :class:`MobileNetV3Network` — its MBConv block, whose input width is the previous stage's width in a
+    stage's first slot and the stage's own width after it. A skipped slot (zero row) adds none, so a
+    network's parameter count is linear in its one-hot encoding (see
+    :func:`bo_diffnag.models.parameter_count_weights`).
+
+    Example:
+        >>> op_parameter_counts()[0, :3].tolist()  # stage 1, first layer, kernel 3, expand 3 / 4 / 6
+        [5032.0, 6688.0, 10000.0]
+    """
+    counts = torch.zeros(NUM_SLOTS, len(KERNEL_SIZES) * len(EXPAND_RATIOS), dtype=torch.double)
+    width = make_divisible(FIRST_WIDTH * width_mult)
+    for s in range(NUM_STAGES):
+        out = make_divisible(STAGE_WIDTHS[s] * width_mult)
+        for layer in range(MAX_DEPTH):
+            # Stride and the identity skip add no parameters; only the widths, kernel and expansion do.
+            for column, (ks, e) in enumerate(product(KERNEL_SIZES, EXPAND_RATIOS)):
+                block = MBConv(width if layer == 0 else out, out, ks, e, 1, STAGE_SE[s], STAGE_HSWISH[s], residual=False)
+                counts[s * MAX_DEPTH + layer, column] = sum(p.numel() for p in block.parameters())
+        width = out
+    return counts
 
 
 class MobileNetV3Network(nn.Module):

@@ -48,6 +48,26 @@ def make_op(name: str, channels: int) -> nn.Module | None:
     raise ValueError(f"unknown NB201 op {name!r}; expected one of {list(OPS)}")
 
 
+def op_parameter_counts(channels: int = 16, cells_per_stage: int = 5) -> Tensor:
+    """``[8, 7]``: the parameters the op in each row of NB201's encoding adds to :class:`NB201Network`.
+
+    Every edge op appears once per cell, in all ``3 · cells_per_stage`` cells (on ``C``, ``2C``, ``4C``
+    channels); the input and output rows add none. So a network's parameter count is linear in its one-hot
+    encoding (see :func:`bo_diffnag.models.parameter_count_weights`).
+
+    Example:
+        >>> op_parameter_counts()[1].tolist()  # none, skip and pooling have no parameters
+        [0.0, 0.0, 0.0, 0.0, 28000.0, 243040.0, 0.0]
+    """
+    space = get_space("nb201")
+    counts = torch.zeros(space.matrix_shape, dtype=torch.double)
+    for op in OPS:
+        modules = [make_op(op, width) for width in (channels, 2 * channels, 4 * channels)]
+        per_cell = sum(p.numel() for module in modules if module is not None for p in module.parameters())
+        counts[1:-1, space.op_names.index(op)] = cells_per_stage * per_cell
+    return counts
+
+
 class NB201Cell(nn.Module):
     """A 4-node NB201 cell: node ``j`` is the sum over edges ``i → j`` of ``op(node i)``; node 3 is the output.
 

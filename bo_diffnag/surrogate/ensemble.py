@@ -7,7 +7,8 @@ encodings ``2X − 1 + σz`` with ``σ`` drawn from the prior's schedule, half o
 noise-aware guidance well above guiding a clean predictor). At ``σ = 0`` a member is an ordinary
 predictor. The noise level of a forward pass is set with :meth:`NoiseAwareEnsemble.at_noise_level`.
 An optional affine feature map (a space's :meth:`~bo_diffnag.spaces.SearchSpace.surrogate_features`, e.g.
-MBv3's ordinal kernel/expand/depth values) is applied to the noised encoding before the members.
+MBv3's ordinal kernel/expand/depth values) is applied to the noised encoding before the members, and an
+optional zero-cost proxy linear in the encoding (e.g. the parameter count) is each member's prior mean.
 
 All members are trained at once as one batched network (weights with a leading member dimension), in
 float32 whatever the input precision (3–4× faster fits on a CPU; outputs are cast back).
@@ -92,6 +93,14 @@ class NoiseAwareEnsemble(EnsembleModel):
             standardised over the clean training inputs, and only ``g_m`` trained. Where data are dense ``g_m``
             cancels its prior; away from them the members keep their priors' disagreement, so the acquisition
             still sees uncertainty in regions the bootstrap members agree on. 0 (default): plain members.
+        proxy: ``[d]`` weights of a zero-cost proxy linear in the encoding, e.g. the parameter count
+            (:func:`bo_diffnag.models.parameter_count_weights`), used as a prior mean: member ``m`` predicts
+            ``g_m(x, σ) + α_m z(x̂)`` with ``z`` the proxy standardised over the clean training inputs,
+            ``x̂ = (x_t/(1 + σ²) + 1)/2`` the linear estimate of the clean encoding from a noised one, and ``α_m``
+            the least-squares slope of the standardised targets on ``z`` under member ``m``'s bootstrap weights;
+            ``g_m`` fits the residual. Away from the data the members extrapolate along the proxy ("bigger
+            nets do better", as strong as each member's resample says), and where resamples disagree on the
+            slope so do the members. ``None`` (default): no prior mean.
         seed: seed of initialisation and noise (same seed, same model).
 
     Example:
@@ -119,6 +128,7 @@ class NoiseAwareEnsemble(EnsembleModel):
         normal_scores: bool = False,
         features: tuple[Tensor, Tensor] | None = None,
         prior_scale: float = 0.0,
+        proxy: Tensor | None = None,
         seed: SeedLike = 0,
     ) -> None:
         super().__init__()
@@ -134,6 +144,9 @@ class NoiseAwareEnsemble(EnsembleModel):
         if features is not None and (features[0].shape[0] != train_X.shape[-1] or features[1].shape != features[0].shape[1:]):
             raise ValueError(f"features must be W [{train_X.shape[-1]}, k] and b [k], got {tuple(features[0].shape)}, {tuple(features[1].shape)}")
         self.features = None if features is None else (features[0].float(), features[1].float())
+        if proxy is not None and proxy.shape != (train_X.shape[-1],):
+            raise ValueError(f"proxy must be weights of shape ({train_X.shape[-1]},), got {tuple(proxy.shape)}")
+        self.proxy = None if proxy is None else proxy.float()
         generator = as_generator(seed)
         self.outcome_transform = Standardize(m=1)
         y, _ = self.outcome_transform(self.train_targets)
@@ -150,6 +163,12 @@ class NoiseAwareEnsemble(EnsembleModel):
                 raw = self.prior_net(clean, torch.zeros(1, clean.shape[1], 1))
             self.register_buffer("prior_shift", raw.mean(1, keepdim=True))
             self.register_buffer("prior_gain", self.prior_scale / raw.std(1, keepdim=True).clamp_min(1e-12))
+        if self.proxy is not None:
+            size = self.train_inputs[0].float() @ self.proxy
+            self.register_buffer("proxy_shift", size.mean())
+            spread = size.std().nan_to_num(0.0)
+            # Training nets of equal size carry no slope information: z ≡ 0 there, and the slopes come out 0.
+            self.register_buffer("proxy_scale", torch.where(spread > 0, spread, torch.ones_like(spread)))
         self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
         self.eval()
 
@@ -179,23 +198,37 @@ class NoiseAwareEnsemble(EnsembleModel):
         if bootstrap:
             draws = torch.randint(n, (self.num_members, n), generator=generator)
             counts = torch.zeros(self.num_members, n, dtype=X.dtype).scatter_add_(1, draws, torch.ones_like(draws, dtype=X.dtype)).unsqueeze(-1)
+        if self.proxy is not None:
+            # Each member's slope of the targets on the standardised proxy, under its own bootstrap weights.
+            z = self._standardised_proxy(signed, torch.zeros(1, n, 1, dtype=X.dtype))
+            covariance = (counts * z * target).sum(1, keepdim=True)
+            self.register_buffer("proxy_slopes", covariance / (counts * z * z).sum(1, keepdim=True).clamp_min(1e-12))
         for _ in range(epochs):
             t = torch.rand(self.num_members, n, 1, generator=generator, dtype=X.dtype)
             clean = torch.rand(self.num_members, n, 1, generator=generator, dtype=X.dtype) < clean_fraction
             sigma = self.sde.sigma(t).masked_fill(clean, 0.0)
             noisy = signed + sigma * torch.randn(self.num_members, *X.shape, generator=generator, dtype=X.dtype)
-            pred = self._members(self._featurize(noisy), sigma)
+            pred = self._members(noisy, sigma)
             loss = (counts * (pred - target) ** 2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
 
-    def _members(self, x: Tensor, sigma: Tensor) -> Tensor:
-        """The members' predictions: trained nets plus, with ``prior_scale``, their fixed random priors."""
+    def _members(self, signed: Tensor, sigma: Tensor) -> Tensor:
+        """The members' predictions on a (noised) ``[-1, 1]``-scale encoding: trained nets plus, with
+        ``prior_scale``, their fixed random priors and, with ``proxy``, the proxy prior mean."""
+        x = self._featurize(signed)
         out = self.net(x, sigma)
-        if not self.prior_scale:
-            return out
-        return out + (self.prior_net(x, sigma) - self.prior_shift) * self.prior_gain
+        if self.prior_scale:
+            out = out + (self.prior_net(x, sigma) - self.prior_shift) * self.prior_gain
+        if self.proxy is not None:
+            out = out + self.proxy_slopes * self._standardised_proxy(signed, sigma)
+        return out
+
+    def _standardised_proxy(self, signed: Tensor, sigma: Tensor) -> Tensor:
+        """``z(x̂)``, ``x̂ = (x_t/(1 + σ²) + 1)/2``: E[x₀ | x_t] to first order for ±1 entries under noise σ."""
+        clean = (signed / (1 + sigma**2) + 1) / 2
+        return ((clean @ self.proxy.to(signed)).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
 
     def _featurize(self, signed: Tensor) -> Tensor:
         """Members' inputs from a (noised) ``[-1, 1]``-scale encoding: itself, or ``2(x W + b) − 1``."""
@@ -243,5 +276,5 @@ class NoiseAwareEnsemble(EnsembleModel):
         dtype = self.net.weights[0].dtype
         flat = (2 * X.to(dtype) - 1).reshape(1, -1, d)
         sigma = torch.full((1, flat.shape[1], 1), self._noise_level, dtype=dtype)
-        out = self._members(self._featurize(flat), sigma).to(X.dtype)  # [s, B*q, 1]
+        out = self._members(flat, sigma).to(X.dtype)  # [s, B*q, 1]
         return out.reshape(self.num_members, *batch, q, 1).movedim(0, -3)
