@@ -2,7 +2,7 @@
 # The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
 # every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
 # Resumable: rerunning skips finished (optimizer, seed) runs.
-# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|nosize|logei|prior ...]
+# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|nosize|logei|prior|fresh ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
@@ -42,6 +42,14 @@ for target in "${targets[@]}"; do
     prior) for acq in qLogNEI LogEI; do
              for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 diffusion "$acq" 1 0; done
              run mbv3 imagenet 100 diffusion "$acq" 1 0
+           done ;;
+    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 with and without the size prior.
+    fresh) for variant in default nosize; do
+             out=benchmarks/results/fresh_seeds_cifar10_$variant recipe=()
+             [ "$variant" = nosize ] && recipe=(--surrogate-option size_prior=false)
+             $BIN bench --space nb201 --benchmark cifar10 --optimizers diffusion --budget 150 --seeds 10 \
+               --seed-offset 10 --n-init 10 --batch-size 10 --jobs 2 "${recipe[@]}" --out "$out"
+             $BIN report "$out"
            done ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac
