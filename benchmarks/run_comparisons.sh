@@ -10,14 +10,16 @@ BASE=diffusion,mutation,random_pool,mutation_random,acqf_local_search,local_sear
 # ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and 7-10 s on NB201 with one thread, so
 # it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
 # an hour, with --jobs 2).
-run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_prior: 1 or 0]
-  local acq="${5:-qLogNEI}" scale="${6:-}" size="${7:-1}" out="benchmarks/results/compare_$1_$2" recipe=()
+run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_prior: 1 or 0] [seed_offset]
+  local acq="${5:-qLogNEI}" scale="${6:-}" size="${7:-1}" offset="${8:-0}" out="benchmarks/results/compare_$1_$2"
+  local recipe=()
   [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
   [ "$acq" != qLogNEI ] && out="${out}_$acq"
   [ -n "$scale" ] && out="${out}_prior$scale" && recipe+=(--surrogate-option "prior_scale=$scale")
   [ "$size" = 0 ] && out="${out}_nosize" && recipe+=(--surrogate-option "size_prior=false")
+  [ "$offset" != 0 ] && out="${out}_seeds$offset"
   $BIN bench --space "$1" --benchmark "$2" --optimizers "$4" --acquisition "$acq" --budget "$3" --seeds 10 \
-    --n-init 10 --batch-size 10 --jobs 2 "${recipe[@]}" --out "$out"
+    --seed-offset "$offset" --n-init 10 --batch-size 10 --jobs 2 "${recipe[@]}" --out "$out"
   $BIN report "$out"
 }
 targets=("$@")
@@ -44,13 +46,7 @@ for target in "${targets[@]}"; do
              run mbv3 imagenet 100 diffusion "$acq" 1 0
            done ;;
     # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 with and without the size prior.
-    fresh) for variant in default nosize; do
-             out=benchmarks/results/fresh_seeds_cifar10_$variant recipe=()
-             [ "$variant" = nosize ] && recipe=(--surrogate-option size_prior=false)
-             $BIN bench --space nb201 --benchmark cifar10 --optimizers diffusion --budget 150 --seeds 10 \
-               --seed-offset 10 --n-init 10 --batch-size 10 --jobs 2 "${recipe[@]}" --out "$out"
-             $BIN report "$out"
-           done ;;
+    fresh) for size in 1 0; do run nb201 cifar10 150 diffusion qLogNEI "" "$size" 10; done ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac
 done

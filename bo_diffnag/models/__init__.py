@@ -60,9 +60,10 @@ def _parameter_count_weights(space_name: str) -> tuple[Tensor, float]:
         raise ValueError(f"unknown search space {space_name!r}; expected one of {sorted(OP_PARAMETER_COUNTS)}")
     w = OP_PARAMETER_COUNTS[space_name]().flatten()
     # The constant (stem, reductions, head) is what any one network has beyond its rows' ops.
-    arch = get_space(space_name).sample(1, seed=0)[0]
+    space = get_space(space_name)
+    arch = space.sample(1, seed=0)[0]
     total = sum(p.numel() for p in build_model(space_name, arch).parameters())
-    return w, float(total - get_space(space_name).encode(arch).flatten().to(w) @ w)
+    return w, float(total - space.encode(arch).flatten().to(w) @ w)
 
 
 __all__ = ["MODELS", "OP_PARAMETER_COUNTS", "MobileNetV3Network", "NB201Network", "build_model", "parameter_count_weights"]

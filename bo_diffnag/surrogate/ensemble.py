@@ -163,12 +163,6 @@ class NoiseAwareEnsemble(EnsembleModel):
                 raw = self.prior_net(clean, torch.zeros(1, clean.shape[1], 1))
             self.register_buffer("prior_shift", raw.mean(1, keepdim=True))
             self.register_buffer("prior_gain", self.prior_scale / raw.std(1, keepdim=True).clamp_min(1e-12))
-        if self.proxy is not None:
-            size = self.train_inputs[0].float() @ self.proxy
-            self.register_buffer("proxy_shift", size.mean())
-            spread = size.std().nan_to_num(0.0)
-            # Training nets of equal size carry no slope information: z ≡ 0 there, and the slopes come out 0.
-            self.register_buffer("proxy_scale", torch.where(spread > 0, spread, torch.ones_like(spread)))
         self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
         self.eval()
 
@@ -199,6 +193,11 @@ class NoiseAwareEnsemble(EnsembleModel):
             draws = torch.randint(n, (self.num_members, n), generator=generator)
             counts = torch.zeros(self.num_members, n, dtype=X.dtype).scatter_add_(1, draws, torch.ones_like(draws, dtype=X.dtype)).unsqueeze(-1)
         if self.proxy is not None:
+            size = X @ self.proxy
+            spread = size.std().nan_to_num(0.0)
+            self.register_buffer("proxy_shift", size.mean())
+            # Training nets of equal size carry no slope information: z ≡ 0 there, and the slopes come out 0.
+            self.register_buffer("proxy_scale", torch.where(spread > 0, spread, torch.ones_like(spread)))
             # Each member's slope of the targets on the standardised proxy, under its own bootstrap weights.
             z = self._standardised_proxy(signed, torch.zeros(1, n, 1, dtype=X.dtype))
             covariance = (counts * z * target).sum(1, keepdim=True)
