@@ -41,7 +41,7 @@ from ax.generation_strategy.transition_criterion import TransitionCriterion
 from ax.storage.json_store.decoder import object_from_json
 
 from ax_integration.parameters import arch_to_parameters, parameters_to_arch
-from bo_diffnag.bo import OPTIMIZERS, initial_design, propose_batch
+from bo_diffnag.bo import GENERATIVE_OPTIMIZERS, OPTIMIZERS, initial_design, propose_batch
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.search import next_local_search_arch, random_unseen_arch
 from bo_diffnag.spaces import SearchSpace, get_space
@@ -266,7 +266,7 @@ class AcquisitionNode(_ArchitectureNode):
         self.batch_size = int(batch_size)
         self.round_size = self.batch_size
         self.surrogate_options = dict(surrogate_options or {})
-        self.prior = DiffusionPrior.pretrained(space) if optimizer == "diffusion" else None
+        self.prior = DiffusionPrior.pretrained(space) if optimizer in GENERATIVE_OPTIMIZERS else None
         self._batch: list[str] = []
 
     def init_kwargs(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
-BASE=diffusion,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random
+BASE=diffusion,diffusion_refine,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random
 # ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and 7-10 s on NB201 with one thread, so
 # it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
 # an hour, with --jobs 2).
@@ -30,8 +30,9 @@ for target in "${targets[@]}"; do
     ax) for b in cifar10 cifar100; do run nb201 "$b" 150 ax_default; done; run mbv3 imagenet 100 ax_default ;;
     # The ensemble without the size prior (surrogate option size_prior = false): the recipe before it, every
     # optimiser (the surrogate-free ones, ax_default included, give the same traces with or without it).
-    nosize) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 0; done
-            run mbv3 imagenet 100 "$BASE" qLogNEI "" 0 ;;
+    # (diffusion_refine came after the size prior, so it has no run without it.)
+    nosize) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "${BASE/diffusion_refine,/},exhaustive" qLogNEI "" 0; done
+            run mbv3 imagenet 100 "${BASE/diffusion_refine,/}" qLogNEI "" 0 ;;
     # The variants below were measured without the size prior (directories *_nosize).
     # Analytic LogEI (top-q by marginal value) instead of qLogNEI: every surrogate-based optimiser on NB201
     # (the surrogate-free ones do not use an acquisition), DiffusionNAG on MBv3.

@@ -25,6 +25,7 @@ from bo_diffnag.optim.baselines import (
     optimize_acqf_local_search,
     optimize_acqf_mutation,
     optimize_acqf_random,
+    top_k,
 )
 from bo_diffnag.optim.diffusion import optimize_acqf_diffusion
 from bo_diffnag.optim.pool import decode_flat, encode_flat
@@ -61,7 +62,20 @@ SURROGATE_OPTIONS = (
     ),
     "size_prior",
 )
-OPTIMIZERS = ("diffusion", "random_pool", "mutation", "mutation_random", "acqf_local_search", "exhaustive")
+OPTIMIZERS = (
+    "diffusion",
+    "diffusion_refine",
+    "random_pool",
+    "mutation",
+    "mutation_random",
+    "acqf_local_search",
+    "exhaustive",
+)
+#: The optimisers that sample from the diffusion prior (they load the space's pretrained one unless given one).
+GENERATIVE_OPTIMIZERS = ("diffusion", "diffusion_refine")
+#: ``diffusion_refine``: DiffusionNAG's pool refined by acquisition hill-climbs from its best samples and from
+#: the best observed architectures (as many of each; see :func:`optimize_acqf_diffusion`).
+REFINE_STARTS = 10
 TRACE_COLUMNS = ["eval", "round", "arch", "objective", "test", "best_objective", "best_test", "status", "seconds"]
 
 
@@ -79,6 +93,10 @@ def propose(
     """Run the named acquisition optimiser and return its ``q`` proposals as canonical strings."""
     optimizers: dict[str, Callable[[], tuple[torch.Tensor, torch.Tensor]]] = {
         "diffusion": lambda: optimize_acqf_diffusion(acq_function, prior, q=q, X_avoid=X_avoid, seed=seed),
+        "diffusion_refine": lambda: optimize_acqf_diffusion(
+            acq_function, prior, q=q, X_avoid=X_avoid, num_refine=REFINE_STARTS,
+            X_start=encode_flat(space, top_k(train_archs, train_Y, REFINE_STARTS)), seed=seed,
+        ),
         "random_pool": lambda: optimize_acqf_random(acq_function, space, q=q, X_avoid=X_avoid, seed=seed),
         "mutation": lambda: optimize_acqf_mutation(acq_function, space, train_archs, train_Y, q=q, X_avoid=X_avoid, seed=seed),
         "mutation_random": lambda: optimize_acqf_mutation(
@@ -120,7 +138,7 @@ def propose_batch(
         >>> len(propose_batch(space, "random_pool", "qLogNEI", archs, Y, archs, q=2, seed=0))  # doctest: +SKIP
         2
     """
-    if optimizer == "diffusion" and prior is None:
+    if optimizer in GENERATIVE_OPTIMIZERS and prior is None:
         prior = DiffusionPrior.pretrained(space.name)
     sde = prior.sde if prior is not None else DEFAULT_SDE[space.name]
     model = fit_surrogate(space, train_archs, train_Y, sde, seed, surrogate_options)
@@ -260,7 +278,7 @@ def run_bo(
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {list(OPTIMIZERS)}")
     space = benchmark.space
-    if optimizer == "diffusion" and prior is None:
+    if optimizer in GENERATIVE_OPTIMIZERS and prior is None:
         prior = DiffusionPrior.pretrained(space.name)
 
     def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:

@@ -30,6 +30,7 @@ from bo_diffnag.surrogate import make_acquisition
 #: Readable names of the harness's optimisers (``bo-diffnag bench --optimizers``).
 OPTIMIZER_LABELS = {
     "diffusion": "DiffusionNAG + BO (ours)",
+    "diffusion_refine": "DiffusionNAG + hill-climb refinement (ours)",
     "mutation": "BO + BANANAS mutation",
     "mutation_random": "BO + mutation / random",
     "random_pool": "BO + random pool",

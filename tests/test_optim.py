@@ -24,6 +24,7 @@ from bo_diffnag.guidance import AcquisitionGuidance
 from bo_diffnag.optim import (
     decode_flat,
     encode_flat,
+    hill_climb_acqf,
     optimize_acqf_diffusion,
     optimize_acqf_exhaustive,
     optimize_acqf_local_search,
@@ -31,6 +32,7 @@ from bo_diffnag.optim import (
     optimize_acqf_random,
     select_from_pool,
 )
+from bo_diffnag.optim.baselines import top_k
 from bo_diffnag.spaces import get_space
 from bo_diffnag.surrogate import ACQUISITIONS, NoiseAwareEnsemble, make_acquisition
 
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 NB201 = get_space("nb201")
 D = NB201.num_nodes * NB201.num_ops
 FAST_SAMPLER = SamplerConfig(steps=20)
-OPTIMIZERS = ("diffusion", "random", "mutation", "mutation_random", "local_search", "exhaustive")
+OPTIMIZERS = ("diffusion", "diffusion_refine", "random", "mutation", "mutation_random", "local_search", "exhaustive")
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +88,10 @@ def gp_acqf(setup):
 def run(name: str, setup: dict, q: int, X_avoid, seed: int = 0, acqf=None):
     acqf = setup["acqf"] if acqf is None else acqf
     archs, Y = setup["train_archs"], setup["train_Y"]
-    if name == "diffusion":
+    if name in ("diffusion", "diffusion_refine"):
+        refine = {"num_refine": 3, "X_start": encode_flat(NB201, top_k(archs, Y, 3))} if name == "diffusion_refine" else {}
         return optimize_acqf_diffusion(
-            acqf, setup["prior"], q=q, num_samples=64, sampler=FAST_SAMPLER, X_avoid=X_avoid, seed=seed
+            acqf, setup["prior"], q=q, num_samples=64, sampler=FAST_SAMPLER, X_avoid=X_avoid, seed=seed, **refine
         )
     if name == "random":
         return optimize_acqf_random(acqf, NB201, q=q, num_candidates=128, X_avoid=X_avoid, seed=seed)
@@ -294,6 +297,38 @@ def test_mutation_and_local_search_fall_back_when_neighbourhoods_are_exhausted(s
     ):
         archs = decode_flat(NB201, candidates)
         assert len(set(archs)) == 3 and not set(archs) & set(evaluated)
+
+
+def test_hill_climb_ends_at_a_local_maximum_of_the_acquisition(setup) -> None:
+    value_of = setup["value_of"]
+    start = NB201.sample(1, seed=21)[0]
+    visited = hill_climb_acqf(setup["acqf"], NB201, [start], max_evaluations=10_000)
+    for arch, value in visited.items():  # the values are the acquisition's
+        assert value == pytest.approx(value_of[arch], rel=1e-5, abs=1e-5)  # batch shape changes the last digits
+    top = max(visited, key=visited.get)
+    assert len(visited) > len(NB201.neighbors(start))  # it moved more than once from a random start
+    assert all(value_of[n] <= visited[top] + 1e-5 for n in NB201.neighbors(top))
+    # the budget bounds the work: one NB201 neighbourhood (24 architectures) is one step
+    assert len(hill_climb_acqf(setup["acqf"], NB201, [start], max_evaluations=24)) == len(NB201.neighbors(start))
+
+
+def test_refinement_only_adds_to_the_generated_pool(setup) -> None:
+    """The climbs run after generation and add candidates: same samples, a best pick at least as good, and
+    the climbs' starts (evaluated architectures) are never returned."""
+    value_of, archs, Y = setup["value_of"], setup["train_archs"], setup["train_Y"]
+    plain, _ = run("diffusion", setup, 1, setup["train_X"], seed=4)
+    refined, _ = run("diffusion_refine", setup, 1, setup["train_X"], seed=4)
+    plain_arch, refined_arch = decode_flat(NB201, plain)[0], decode_flat(NB201, refined)[0]
+    assert value_of[refined_arch] >= value_of[plain_arch] - 1e-5
+    assert refined_arch not in set(archs)
+    # from the best observed alone (no climbs from samples), a one-step climb from one start
+    starts = top_k(archs, Y, 1)
+    candidates, _ = optimize_acqf_diffusion(
+        setup["acqf"], setup["prior"], q=1, num_samples=8, schedule=(0.0,), sampler=FAST_SAMPLER,
+        X_avoid=setup["train_X"], X_start=encode_flat(NB201, starts), refine_evaluations=24, seed=0,
+    )
+    best_neighbor = max((n for n in NB201.neighbors(starts[0]) if n not in set(archs)), key=value_of.get)
+    assert value_of[decode_flat(NB201, candidates)[0]] >= value_of[best_neighbor] - 1e-5
 
 
 def test_exhaustive_needs_an_enumerable_space(setup) -> None:

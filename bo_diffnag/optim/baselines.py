@@ -13,7 +13,8 @@ import torch
 from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
-from bo_diffnag.optim.pool import avoided, encode_flat, fill_with_random, select_from_pool, unique_new
+from bo_diffnag.optim.local_search import hill_climb_acqf
+from bo_diffnag.optim.pool import avoided, fill_with_random, select_from_pool, unique_new
 from bo_diffnag.seeding import SeedLike, as_generator
 from bo_diffnag.spaces import SearchSpace
 
@@ -94,27 +95,11 @@ def optimize_acqf_local_search(
 ) -> tuple[Tensor, Tensor]:
     """Steepest-ascent hill climbing on the acquisition from the ``num_starts`` best observed architectures.
 
-    Each climb scores all neighbours (one decision changed) and moves to the best while it improves; the
-    climbs stop at local optima or after ``max_evaluations`` acquisition evaluations in total. Every
-    visited architecture is a candidate.
+    The climbs (:func:`~bo_diffnag.optim.local_search.hill_climb_acqf`) stop at local optima or after
+    ``max_evaluations`` acquisition evaluations in total. Every visited architecture is a candidate.
     """
     exclude = avoided(space, X_avoid)
-    visited: dict[str, float] = {}
-    evaluations = 0
-    for start in top_k(train_archs, train_Y, num_starts):
-        current, current_value = start, None
-        while evaluations < max_evaluations:
-            neighbors = [n for n in space.neighbors(current) if n not in visited]
-            if not neighbors:
-                break
-            with torch.no_grad():
-                values = acq_function(encode_flat(space, neighbors).unsqueeze(1)).reshape(-1)
-            evaluations += len(neighbors)
-            visited.update(zip(neighbors, values.tolist()))
-            best = int(values.argmax())
-            if current_value is not None and values[best] <= current_value:
-                break
-            current, current_value = neighbors[best], float(values[best])
+    visited = hill_climb_acqf(acq_function, space, top_k(train_archs, train_Y, num_starts), max_evaluations)
     pool = [a for a in sorted(visited, key=visited.get, reverse=True) if a not in exclude]
     # The climbs are deterministic; the seed only draws the fallback when they find too few new architectures.
     pool = fill_with_random(space, pool, q, exclude, as_generator(seed))

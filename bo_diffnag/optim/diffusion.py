@@ -10,8 +10,18 @@ from torch import Tensor
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.diffusion.sampler import SamplerConfig
 from bo_diffnag.guidance.acquisition import AcquisitionGuidance, GuidanceMode
-from bo_diffnag.optim.pool import avoided, fill_with_random, select_from_pool, unique_new
+from bo_diffnag.optim.local_search import hill_climb_acqf
+from bo_diffnag.optim.pool import (
+    acquisition_values,
+    avoided,
+    decode_flat,
+    encode_flat,
+    fill_with_random,
+    select_from_pool,
+    unique_new,
+)
 from bo_diffnag.seeding import SeedLike, as_generator
+from bo_diffnag.spaces import SearchSpace
 
 # Guidance strengths λ (guidance norm / score norm) of successive rounds: start strong (exploit), weaken
 # (explore) until enough unique new candidates exist; the final 0 is the unguided prior.
@@ -58,6 +68,9 @@ def optimize_acqf_diffusion(
     mode: GuidanceMode = "auto",
     X_avoid: Tensor | None = None,
     sampler: SamplerConfig = DEFAULT_SAMPLER,
+    num_refine: int = 0,
+    X_start: Tensor | None = None,
+    refine_evaluations: int = 2048,
     seed: SeedLike = None,
 ) -> tuple[Tensor, Tensor]:
     r"""Optimise ``acq_function`` over the prior's space by acquisition-guided generation (DiffusionNAG).
@@ -67,6 +80,15 @@ def optimize_acqf_diffusion(
     until ``num_samples`` unique valid architectures outside ``X_avoid`` are collected (if guidance collapses
     onto avoided architectures, unguided and then uniform samples fill the pool up to ``q``). The ``q``
     returned are the best of them by exact acquisition value (sequential greedy with pending points for ``q > 1``).
+
+    Optionally the pool is refined before that choice: the acquisition is hill-climbed
+    (:func:`~bo_diffnag.optim.local_search.hill_climb_acqf`) from the ``num_refine`` generated architectures of
+    highest acquisition value, and from ``X_start`` (for example the best observed architectures), and every
+    architecture the climbs visit joins the pool. Generation explores globally; the climbs exploit the
+    surrogate near good points. Measured as the harness's ``diffusion_refine`` (``benchmarks/results/compare_*``,
+    10 seeds, qLogNEI): MobileNetV3 83.98 / 84.37 at 40 / 100 evaluations vs 83.74 / 84.19 without; but on
+    NAS-Bench-201 the median evaluations to the optimum grow (CIFAR-10 71.5 vs 64, CIFAR-100 54 vs 44.5), so
+    it is off by default.
 
     Args:
         acq_function: a BoTorch acquisition function over flattened one-hot encodings ``[b, q, N·F]``.
@@ -78,6 +100,11 @@ def optimize_acqf_diffusion(
         mode: ``"noise_aware"``, ``"denoised"`` or ``"auto"`` (see :class:`AcquisitionGuidance`).
         X_avoid: ``[m, N·F]`` evaluated and pending architectures, never returned.
         sampler: the reverse-diffusion sampler settings.
+        num_refine: number of the best generated architectures to climb from (0: no climbs from samples).
+        X_start: ``[s, N·F]`` further architectures to climb from (evaluated ones may be among them; they are
+            never returned).
+        refine_evaluations: acquisition evaluations allowed to the climbs from samples, and as many to those
+            from ``X_start``.
         seed: the same seed gives the same candidates.
 
     Returns:
@@ -104,4 +131,27 @@ def optimize_acqf_diffusion(
     # unguided prior, then (rarely) from uniform random architectures, so the search never stalls.
     if len(pool) < q:
         pool += unique_new(prior.sample(num_samples, seed=generator, sampler=sampler).archs, exclude | set(pool))
-    return select_from_pool(acq_function, prior.space, fill_with_random(prior.space, pool, q, exclude, generator), q)
+    pool = fill_with_random(prior.space, pool, q, exclude, generator)
+    if num_refine > 0 or X_start is not None:
+        pool = unique_new(pool + refine(acq_function, prior.space, pool, num_refine, X_start, refine_evaluations), exclude)
+    return select_from_pool(acq_function, prior.space, pool, q)
+
+
+def refine(
+    acq_function: AcquisitionFunction,
+    space: SearchSpace,
+    pool: Sequence[str],
+    num_refine: int,
+    X_start: Tensor | None = None,
+    max_evaluations: int = 2048,
+) -> list[str]:
+    """Architectures visited by acquisition hill-climbs from ``X_start`` and from the ``num_refine`` best of
+    ``pool``, best acquisition value first (each set of climbs with its own ``max_evaluations``)."""
+    visited: dict[str, float] = {}
+    if X_start is not None and len(X_start):
+        visited |= hill_climb_acqf(acq_function, space, [a for a in decode_flat(space, X_start) if a is not None], max_evaluations)
+    if num_refine > 0 and pool:
+        values = acquisition_values(acq_function, encode_flat(space, pool))
+        starts = [pool[i] for i in values.topk(min(num_refine, len(pool))).indices.tolist()]
+        visited |= hill_climb_acqf(acq_function, space, starts, max_evaluations)
+    return sorted(visited, key=visited.get, reverse=True)

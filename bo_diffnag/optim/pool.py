@@ -55,6 +55,12 @@ def fill_with_random(
     return pool
 
 
+def acquisition_values(acq_function: AcquisitionFunction, X: Tensor, chunk_size: int = 2048) -> Tensor:
+    """``a(x)`` of each row of ``X`` ``[n, N·F]`` as a batch of single points (``[n]``, no gradient)."""
+    with torch.no_grad():
+        return torch.cat([acq_function(chunk.unsqueeze(1)).reshape(-1) for chunk in X.split(chunk_size)])
+
+
 def select_from_pool(
     acq_function: AcquisitionFunction,
     space: SearchSpace,
@@ -80,8 +86,7 @@ def select_from_pool(
     sampler = getattr(acq_function, "sampler", None)
     single_sample = sampler is not None and sampler.sample_shape.numel() == 1
     if q > 1 and (not hasattr(acq_function, "X_pending") or single_sample):
-        with torch.no_grad():
-            values = torch.cat([acq_function(chunk.unsqueeze(1)) for chunk in X.split(2048)])
+        values = acquisition_values(acq_function, X)
         top = values.topk(q).indices
         return X[top], values[top]
     candidates, values = optimize_acqf_discrete(acq_function, q=q, choices=X, unique=True)
