@@ -132,8 +132,7 @@ def optimize_acqf_diffusion(
     if len(pool) < q:
         pool += unique_new(prior.sample(num_samples, seed=generator, sampler=sampler).archs, exclude | set(pool))
     pool = fill_with_random(prior.space, pool, q, exclude, generator)
-    if num_refine > 0 or X_start is not None:
-        pool = unique_new(pool + refine(acq_function, prior.space, pool, num_refine, X_start, refine_evaluations), exclude)
+    pool += unique_new(refine(acq_function, prior.space, pool, num_refine, X_start, refine_evaluations), exclude | set(pool))
     return select_from_pool(acq_function, prior.space, pool, q)
 
 
@@ -146,7 +145,8 @@ def refine(
     max_evaluations: int = 2048,
 ) -> list[str]:
     """Architectures visited by acquisition hill-climbs from ``X_start`` and from the ``num_refine`` best of
-    ``pool``, best acquisition value first (each set of climbs with its own ``max_evaluations``)."""
+    ``pool``, best acquisition value first (each set of climbs with its own ``max_evaluations``); none when
+    there are no starts."""
     visited: dict[str, float] = {}
     if X_start is not None and len(X_start):
         visited |= hill_climb_acqf(acq_function, space, [a for a in decode_flat(space, X_start) if a is not None], max_evaluations)
