@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_foundation.py
 	$(PY) benchmarks/bench_prior.py
 	$(PY) benchmarks/bench_ax.py
+	$(PY) benchmarks/bench_proxies.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,7 +2,7 @@
 # The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
 # every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
 # Resumable: rerunning skips finished (optimizer, seed) runs.
-# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|nosize|logei|prior|fresh ...]
+# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|params|nosize|logei|prior|fresh ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
@@ -10,12 +10,13 @@ BASE=diffusion,diffusion_refine,mutation,random_pool,mutation_random,acqf_local_
 # ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and 7-10 s on NB201 with one thread, so
 # it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
 # an hour, with --jobs 2).
-run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_prior: 1 or 0] [seed_offset]
-  local acq="${5:-qLogNEI}" scale="${6:-}" size="${7:-1}" offset="${8:-0}" out="benchmarks/results/compare_$1_$2"
+run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_prior: 1 or 0] [seed_offset] [prior_proxy]
+  local acq="${5:-qLogNEI}" scale="${6:-}" size="${7:-1}" offset="${8:-0}" proxy="${9:-}" out="benchmarks/results/compare_$1_$2"
   local recipe=()
   [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
   [ "$acq" != qLogNEI ] && out="${out}_$acq"
   [ -n "$scale" ] && out="${out}_prior$scale" && recipe+=(--surrogate-option "prior_scale=$scale")
+  [ -n "$proxy" ] && out="${out}_$proxy" && recipe+=(--surrogate-option "prior_proxy=$proxy")
   [ "$size" = 0 ] && out="${out}_nosize" && recipe+=(--surrogate-option "size_prior=false")
   [ "$offset" != 0 ] && out="${out}_seeds$offset"
   $BIN bench --space "$1" --benchmark "$2" --optimizers "$4" --acquisition "$acq" --budget "$3" --seeds 10 \
@@ -28,6 +29,11 @@ for target in "${targets[@]}"; do
   case "$target" in
     mbv3) run mbv3 imagenet 100 "$BASE" ;;
     ax) for b in cifar10 cifar100; do run nb201 "$b" 150 ax_default; done; run mbv3 imagenet 100 ax_default ;;
+    # The size prior on the parameter count (surrogate option prior_proxy = params) instead of NB201's default,
+    # SynFlow: every surrogate-based optimiser, and DiffusionNAG on the fresh seeds. (The surrogate-free
+    # optimisers' traces are the same whatever the proxy: their run files were copied between the directories.)
+    params) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 1 0 params; done
+            run nb201 cifar10 150 diffusion qLogNEI "" 1 10 params ;;
     # The ensemble without the size prior (surrogate option size_prior = false): the recipe before it, every
     # optimiser (the surrogate-free ones, ax_default included, give the same traces with or without it).
     # (diffusion_refine came after the size prior, so it has no run without it.)
@@ -46,7 +52,8 @@ for target in "${targets[@]}"; do
              for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 diffusion "$acq" 1 0; done
              run mbv3 imagenet 100 diffusion "$acq" 1 0
            done ;;
-    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 with and without the size prior.
+    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 with and without the size prior
+    # (with its parameter-count version: target params).
     fresh) for size in 1 0; do run nb201 cifar10 150 diffusion qLogNEI "" "$size" 10; done ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac

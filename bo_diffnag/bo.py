@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from bo_diffnag.benchmarks import Benchmark
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
 from bo_diffnag.diffusion.sde import VESDE
-from bo_diffnag.models import parameter_count_weights
+from bo_diffnag.models import PROXIES
 from bo_diffnag.optim.baselines import (
     optimize_acqf_exhaustive,
     optimize_acqf_local_search,
@@ -46,14 +46,28 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: benchmarks/results/compare_*_prior1_nosize/).
 #: Size prior (``size_prior``, the loop's own option): the members extrapolate along the network's parameter
 #: count (:func:`~bo_diffnag.models.parameter_count_weights`, ``NoiseAwareEnsemble(proxy=...)``), each with its
-#: own bootstrap slope. DiffusionNAG, qLogNEI, 10 seeds, with vs without it (benchmarks/results/compare_* vs
-#: compare_*_nosize): median evaluations to the optimum 64 vs 69 on CIFAR-10 (but 8/10 vs 10/10 seeds reach it
+#: own bootstrap slope. DiffusionNAG, qLogNEI, 10 seeds, with vs without it (benchmarks/results/compare_mbv3 and
+#: compare_nb201_*_params vs compare_*_nosize): median evaluations to the optimum 64 vs 69 on CIFAR-10 (but 8/10 vs 10/10 seeds reach it
 #: within 100) and 44.5 vs 54 on CIFAR-100 (10/10 vs 9/10); ImageNet16-120 best validation accuracy at 100
 #: evaluations 46.61 vs 46.41 (optimum found by 150 in 5/10 vs 3/10 seeds); MBv3 83.74 / 84.19 vs 83.55 / 84.06
 #: at 40 / 100 evaluations.
-SURROGATE_DEFAULTS: dict[str, Any] = {"bootstrap": True, "normal_scores": True, "size_prior": True}
+#: Which zero-cost proxy the prior mean follows (``prior_proxy``): ``"auto"`` takes the space's entry of
+#: :data:`DEFAULT_PRIOR_PROXY`; ``"params"`` the parameter count, ``"synflow"`` a linear fit of log-SynFlow
+#: (:data:`bo_diffnag.models.PROXIES`). ``size_prior`` switches the prior mean on or off, whichever the proxy.
+SURROGATE_DEFAULTS: dict[str, Any] = {"bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto"}
+#: The proxy of ``prior_proxy="auto"`` per space (other spaces: ``"params"``). NB201: SynFlow, which ranks the
+#: best cells better than their size does (benchmarks/results/proxies.md). 10 seeds, qLogNEI, SynFlow vs parameter
+#: count (benchmarks/results/compare_nb201_* vs compare_nb201_*_params), median evaluations to the optimum:
+#: DiffusionNAG 54 vs 64 on CIFAR-10 (8/10 seeds within 100 either way; test@100 94.20 vs 94.30; fresh seeds
+#: 10-19: 54 vs 59, 9/10 vs 8/10), 52 vs 44.5 on CIFAR-100, ImageNet16-120 unchanged (46.70 vs 46.69 best
+#: validation at 150); the acquisition maximisers gain most (hill-climb 52 vs 70.5 and 42 vs 53.5, exhaustive
+#: 60 vs 71.5 and 41 vs 54, all 10/10 within 100). MBv3: the parameter count, which ranks subnets better than
+#: SynFlow (rank correlation with accuracy 0.66 vs 0.39, benchmarks/results/proxies.md).
+DEFAULT_PRIOR_PROXY: dict[str, str] = {"nb201": "synflow", "mbv3": "params"}
+#: Values of the ``prior_proxy`` option.
+PRIOR_PROXIES = ("auto", *PROXIES)
 #: The ensemble options a ``surrogate_options`` dict may set: the scalar keyword arguments of
-#: :class:`NoiseAwareEnsemble`, and ``size_prior``.
+#: :class:`NoiseAwareEnsemble`, ``size_prior`` and ``prior_proxy``.
 SURROGATE_OPTIONS = (
     *(
         name
@@ -61,6 +75,7 @@ SURROGATE_OPTIONS = (
         if name not in ("train_X", "train_Y", "sde", "features", "proxy", "seed")
     ),
     "size_prior",
+    "prior_proxy",
 )
 OPTIMIZERS = (
     "diffusion",
@@ -155,9 +170,14 @@ def fit_surrogate(
     options: dict[str, Any] | None = None,
 ) -> NoiseAwareEnsemble:
     """The loop's ensemble on ``(train_archs, train_Y)``: :data:`SURROGATE_DEFAULTS` updated by ``options``
-    (``size_prior``: the parameter count of the space's network as the members' prior mean)."""
+    (``size_prior``: a zero-cost proxy of the space's network, ``prior_proxy``, as the members' prior mean)."""
     recipe = {**SURROGATE_DEFAULTS, **(options or {})}
-    proxy = parameter_count_weights(space.name)[0] if recipe.pop("size_prior") else None
+    proxy_name = recipe.pop("prior_proxy")
+    if proxy_name not in PRIOR_PROXIES:
+        raise ValueError(f"unknown prior_proxy {proxy_name!r}; expected one of {list(PRIOR_PROXIES)}")
+    if proxy_name == "auto":
+        proxy_name = DEFAULT_PRIOR_PROXY.get(space.name, "params")
+    proxy = PROXIES[proxy_name](space.name)[0] if recipe.pop("size_prior") else None
     return NoiseAwareEnsemble(encode_flat(space, train_archs), train_Y, sde, proxy=proxy, seed=seed, **recipe)
 
 

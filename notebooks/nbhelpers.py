@@ -116,10 +116,12 @@ def checkpoint_table(
 
 
 #: Recipe variants of a comparison directory ``DIR``: directory-name suffix → label of its DiffusionNAG rows
-#: (``benchmarks/run_comparisons.sh nosize``, ``logei`` and ``prior``); ``""`` is ``DIR`` itself (qLogNEI, the
-#: default ensemble with the size prior); ``_nosize``: measured without the size prior.
+#: (``benchmarks/run_comparisons.sh params``, ``nosize``, ``logei`` and ``prior``); ``""`` is ``DIR`` itself
+#: (qLogNEI, the default ensemble with its proxy prior: SynFlow on NB201, the parameter count on MBv3);
+#: ``_params``: the prior on the parameter count (NB201); ``_nosize``: measured without a proxy prior.
 DIFFUSION_VARIANTS = {
-    "": "default: qLogNEI, size prior",
+    "": "default: qLogNEI, proxy prior",
+    "_params": "qLogNEI, size prior (parameter count)",
     "_nosize": "qLogNEI, no size prior",
     "_LogEI_nosize": "LogEI, no size prior",
     "_prior1_nosize": "qLogNEI, random priors, no size prior",

@@ -17,7 +17,8 @@ from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, fit_surrogate, run_bo
 from bo_diffnag.diffusion.exact_score import ExactScore
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
-from bo_diffnag.models import parameter_count_weights
+from bo_diffnag.models import parameter_count_weights, synflow_weights
+from bo_diffnag.spaces import get_space
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -194,9 +195,22 @@ def test_mbv3_mutation_tiny_budget(data_dir) -> None:
 
 
 def test_loop_surrogate_uses_the_size_prior_unless_switched_off(bench) -> None:
+    """NB201's default proxy is the SynFlow fit; ``prior_proxy`` picks another, ``size_prior`` switches it off."""
     archs = bench.space.sample(12, seed=0)
     Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
     sde = DEFAULT_SDE["nb201"]
     default = fit_surrogate(bench.space, archs, Y, sde, seed=0, options=SURROGATE)
-    assert torch.equal(default.proxy, parameter_count_weights("nb201")[0].float())
+    assert torch.equal(default.proxy, synflow_weights("nb201")[0].float())
+    params = fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "prior_proxy": "params"})
+    assert torch.equal(params.proxy, parameter_count_weights("nb201")[0].float())
     assert fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "size_prior": False}).proxy is None
+    with pytest.raises(ValueError, match="unknown prior_proxy 'flops'"):
+        fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "prior_proxy": "flops"})
+
+
+def test_mbv3_loop_surrogate_follows_the_parameter_count() -> None:
+    space = get_space("mbv3")
+    archs = space.sample(6, seed=0)
+    model = fit_surrogate(space, archs, torch.arange(6.0, dtype=torch.double).unsqueeze(-1), DEFAULT_SDE["mbv3"], seed=0,
+                          options=SURROGATE)
+    assert torch.equal(model.proxy, parameter_count_weights("mbv3")[0].float())

@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bo_diffnag.benchmarks import BENCHMARKS, Benchmark, get_benchmark
-from bo_diffnag.bo import OPTIMIZERS, SURROGATE_DEFAULTS, SURROGATE_OPTIONS, run_bo
+from bo_diffnag.bo import OPTIMIZERS, PRIOR_PROXIES, SURROGATE_DEFAULTS, SURROGATE_OPTIONS, run_bo
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.search_baselines import run_evolution, run_local_search, run_random_search
 from bo_diffnag.spaces import SPACES
@@ -146,7 +146,10 @@ def check_settings(
     if unknown:
         raise ValueError(f"unknown surrogate option(s) {', '.join(unknown)}; valid: {', '.join(SURROGATE_OPTIONS)}")
     for key, value in (surrogate_options or {}).items():
-        if not isinstance(value, (bool, int, float)):
+        if key == "prior_proxy":
+            if value not in PRIOR_PROXIES:
+                raise ValueError(f"surrogate option prior_proxy must be one of {', '.join(PRIOR_PROXIES)}, got {value!r}")
+        elif not isinstance(value, (bool, int, float)):
             raise ValueError(f"surrogate option {key} must be a number or a boolean, got {value!r}")
 
 

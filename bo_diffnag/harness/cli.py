@@ -45,7 +45,7 @@ def add_harness_commands(sub: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override the BO loop's ensemble recipe for every surrogate-based optimiser, e.g. prior_scale=1.0 "
-        "(repeatable; VALUE is a JSON number or true/false)",
+        "or prior_proxy=params (repeatable; VALUE is a JSON number, true/false, or a name)",
     )
     bench.add_argument("--out", required=True, type=Path, help="output directory (resumed if it exists)")
     bench.add_argument("--no-progress", action="store_true")
@@ -82,11 +82,12 @@ def _cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["prior_scale=1.0", "bootstrap=false"]`` → ``{"prior_scale": 1.0, "bootstrap": False}`` (JSON values).
+    """``["prior_scale=1.0", "bootstrap=false", "prior_proxy=params"]`` → ``{"prior_scale": 1.0, "bootstrap": False,
+    "prior_proxy": "params"}``: JSON values, or a bare name as a string.
 
     Example:
-        >>> parse_options(["prior_scale=1", "bootstrap=false"])
-        {'prior_scale': 1, 'bootstrap': False}
+        >>> parse_options(["prior_scale=1", "bootstrap=false", "prior_proxy=params"])
+        {'prior_scale': 1, 'bootstrap': False, 'prior_proxy': 'params'}
     """
     options: dict[str, Any] = {}
     for pair in pairs:
@@ -96,7 +97,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         try:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
-            raise ValueError(f"option {key.strip()}: {value!r} is not a JSON value (a number, true or false)") from None
+            if not value.strip().isidentifier():
+                raise ValueError(f"option {key.strip()}: {value!r} is not a JSON value (a number, true or false) or a name") from None
+            options[key.strip()] = value.strip()
     return options
 
 

@@ -94,7 +94,8 @@ class NoiseAwareEnsemble(EnsembleModel):
             cancels its prior; away from them the members keep their priors' disagreement, so the acquisition
             still sees uncertainty in regions the bootstrap members agree on. 0 (default): plain members.
         proxy: ``[d]`` weights of a zero-cost proxy linear in the encoding, e.g. the parameter count
-            (:func:`bo_diffnag.models.parameter_count_weights`), used as a prior mean: member ``m`` predicts
+            (:func:`bo_diffnag.models.parameter_count_weights`) or a fit of log-SynFlow
+            (:func:`bo_diffnag.models.synflow_weights`), used as a prior mean: member ``m`` predicts
             ``g_m(x, σ) + α_m z(x̂)`` with ``z`` the proxy standardised over the clean training inputs,
             ``x̂ = (x_t/(1 + σ²) + 1)/2`` the linear estimate of the clean encoding from a noised one, and ``α_m``
             the least-squares slope of the standardised targets on ``z`` under member ``m``'s bootstrap weights;
