@@ -27,7 +27,7 @@ from scipy.stats import spearmanr
 
 from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.data import data_file
-from bo_diffnag.models import SYNFLOW_INPUT_SHAPES, build_model, parameter_count_weights, synflow, synflow_weights
+from bo_diffnag.models import architecture_synflow, parameter_count_weights, synflow_weights
 from bo_diffnag.spaces import get_space
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,13 +46,7 @@ def rank_correlations(scores: dict[str, np.ndarray], accuracy: np.ndarray) -> di
 
 def exact_log_synflow(space_name: str, archs: list[str]) -> np.ndarray:
     """log-SynFlow with the initialisation ``synflow_weights`` uses (seed 0 for every network)."""
-    scores = []
-    for arch in archs:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            model = build_model(space_name, arch)
-        scores.append(np.log(synflow(model, SYNFLOW_INPUT_SHAPES[space_name])))
-    return np.array(scores)
+    return np.log([architecture_synflow(space_name, arch) for arch in archs])
 
 
 def linear_scores(space_name: str, X: torch.Tensor) -> dict[str, np.ndarray]:
@@ -95,8 +89,9 @@ def main() -> None:
 
     mbv3 = get_benchmark("mbv3:imagenet")
     archs = mbv3.space.sample(args.mbv3_archs, seed=12345)
-    X = mbv3.space.encode_batch(archs).flatten(1).double()
-    accuracy = mbv3.predict_accuracy(X.reshape(len(archs), *mbv3.space.encode(archs[0]).shape)).numpy() * 100
+    encoded = mbv3.space.encode_batch(archs)
+    X = encoded.flatten(1).double()
+    accuracy = mbv3.predict_accuracy(encoded).numpy() * 100
     scores = linear_scores("mbv3", X)
     exact = exact_log_synflow("mbv3", archs)
     report["mbv3"]["imagenet"] = rank_correlations({**scores, "exact SynFlow": exact}, accuracy)

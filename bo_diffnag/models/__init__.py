@@ -4,7 +4,14 @@ zero-cost proxies computed from them."""
 from bo_diffnag.models.mbv3 import MobileNetV3Network
 from bo_diffnag.models.nb201 import NB201Network
 from bo_diffnag.models.networks import MODELS, OP_PARAMETER_COUNTS, build_model
-from bo_diffnag.models.proxies import PROXIES, SYNFLOW_INPUT_SHAPES, parameter_count_weights, synflow, synflow_weights
+from bo_diffnag.models.proxies import (
+    PROXIES,
+    SYNFLOW_INPUT_SHAPES,
+    architecture_synflow,
+    parameter_count_weights,
+    synflow,
+    synflow_weights,
+)
 
 __all__ = [
     "MODELS",
@@ -13,6 +20,7 @@ __all__ = [
     "SYNFLOW_INPUT_SHAPES",
     "MobileNetV3Network",
     "NB201Network",
+    "architecture_synflow",
     "build_model",
     "parameter_count_weights",
     "synflow",

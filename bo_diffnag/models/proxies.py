@@ -77,6 +77,21 @@ def synflow(model: nn.Module, input_shape: tuple[int, ...]) -> float:
     return float(sum((p * p.grad).sum() for p in scored.parameters() if p.grad is not None).detach())
 
 
+def architecture_synflow(space_name: str, arch: str, seed: int = 0) -> float:
+    """:func:`synflow` of ``arch``'s network (:func:`build_model`) at :data:`SYNFLOW_INPUT_SHAPES`, initialised
+    with ``seed`` (without touching the global random state), as :func:`synflow_weights` scores it.
+
+    Example:
+        >>> cell = "|{}~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+        >>> architecture_synflow("nb201", cell.format("nor_conv_3x3")) > architecture_synflow("nb201", cell.format("none"))
+        True
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = build_model(space_name, arch)
+    return synflow(model, SYNFLOW_INPUT_SHAPES[space_name])
+
+
 def synflow_weights(space_name: str, num_archs: int = 256, seed: int = 0) -> tuple[Tensor, float]:
     r"""``(w [N·F], c)``: the least-squares fit ``log S(arch) ≈ x·w + c`` of the log-SynFlow score
     (:func:`synflow`, on the space's network at :data:`SYNFLOW_INPUT_SHAPES`) over ``num_archs`` uniformly
@@ -107,19 +122,12 @@ def _synflow_weights(space_name: str, num_archs: int, seed: int) -> tuple[Tensor
         raise ValueError(f"unknown search space {space_name!r}; expected one of {sorted(MODELS)}")
     space = get_space(space_name)
     archs = space.sample(num_archs, seed=seed)
-    scores = torch.tensor([_seeded_synflow(space_name, a, seed) for a in archs], dtype=torch.double)
-    X = torch.stack([space.encode(a).flatten().double() for a in archs])
+    scores = torch.tensor([architecture_synflow(space_name, a, seed) for a in archs], dtype=torch.double)
+    X = space.encode_batch(archs).flatten(1).double()
     design = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
     # gelsd: the one-hot columns of each row sum to 1, so the design is rank-deficient; take the minimum-norm fit.
     solution = torch.linalg.lstsq(design, scores.log().unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
     return solution[:-1], float(solution[-1])
-
-
-def _seeded_synflow(space_name: str, arch: str, seed: int) -> float:
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = build_model(space_name, arch)
-    return synflow(model, SYNFLOW_INPUT_SHAPES[space_name])
 
 
 #: Zero-cost proxies by name: ``name → weights(space_name) → (w, c)``.
