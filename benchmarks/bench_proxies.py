@@ -1,10 +1,11 @@
 """Zero-cost proxies for the surrogate's prior mean: how well each ranks architectures by accuracy.
 
 Proxies (all computed without data or training): the exact parameter count (``parameter_count_weights``),
-the SynFlow score (``synflow``) and its linear fit in the one-hot encoding (``synflow_weights``, the form the
-ensemble can use as a prior mean). NB201: Spearman rank correlation with the mean validation accuracy over
-all 15,625 cells and among the best 20 % of them, per dataset, for the two linear proxies; exact SynFlow and
-the fit's accuracy (R² and Spearman against exact log-SynFlow) on ``--held-out`` unseen random cells.
+the SynFlow score (``synflow``) and its linear and pairwise fits in the one-hot encoding (``synflow_weights``,
+``synflow_pairwise_weights``: the forms the ensemble can use as a prior mean). NB201: Spearman rank
+correlation with the mean validation accuracy over all 15,625 cells and among the best 20 % of them, per
+dataset, for the polynomial proxies; exact SynFlow and the fits' accuracy (R² and Spearman against exact
+log-SynFlow) on ``--held-out`` unseen random cells.
 MBv3: the same on ``--mbv3-archs`` random subnets (OFA predictor accuracy at r = 224; SynFlow at 32 × 32).
 
     python benchmarks/bench_proxies.py [--held-out 200] [--mbv3-archs 300]
@@ -27,7 +28,7 @@ from scipy.stats import spearmanr
 
 from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.data import data_file
-from bo_diffnag.models import architecture_synflow, parameter_count_weights, synflow_weights
+from bo_diffnag.models import architecture_synflow, parameter_count_weights, synflow_pairwise_weights, synflow_weights
 from bo_diffnag.spaces import get_space
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -49,9 +50,14 @@ def exact_log_synflow(space_name: str, archs: list[str]) -> np.ndarray:
     return np.log([architecture_synflow(space_name, arch) for arch in archs])
 
 
-def linear_scores(space_name: str, X: torch.Tensor) -> dict[str, np.ndarray]:
-    (size, _), (fit, _) = parameter_count_weights(space_name), synflow_weights(space_name)
-    return {"parameter count": (X @ size).numpy(), "SynFlow fit": (X @ fit).numpy()}
+def polynomial_scores(space_name: str, X: torch.Tensor) -> dict[str, np.ndarray]:
+    """The proxies the ensemble can take as a prior mean, on encodings ``X``; NB201 adds the pairwise fit."""
+    (size, _), (fit, c) = parameter_count_weights(space_name), synflow_weights(space_name)
+    scores = {"parameter count": (X @ size).numpy(), "SynFlow fit": (X @ fit + c).numpy()}
+    if space_name == "nb201":
+        w, Q, c = synflow_pairwise_weights(space_name)
+        scores["SynFlow pairwise fit"] = (X @ w + ((X @ Q) * X).sum(-1) + c).numpy()
+    return scores
 
 
 def fit_quality(fitted: np.ndarray, exact: np.ndarray) -> dict[str, float]:
@@ -68,13 +74,14 @@ def main() -> None:
     report = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "settings": {"held_out": args.held_out, "mbv3_archs": args.mbv3_archs, "top_share": TOP_SHARE,
-                     "synflow_fit": "synflow_weights defaults: 256 random architectures, seed 0"},
+                     "synflow_fit": "synflow_weights defaults: 256 random architectures, seed 0",
+                     "synflow_pairwise_fit": "synflow_pairwise_weights defaults: 600 random architectures, seed 0, ridge 1"},
         "nb201": {}, "mbv3": {},
     }
     space = get_space("nb201")
     table = pd.read_csv(data_file("nb201/nb201_consolidated.csv"))
     X = space.encode_batch(list(table.arch_str)).flatten(1).double()
-    scores = linear_scores("nb201", X)
+    scores = polynomial_scores("nb201", X)
     for dataset, column in NB201_DATASETS.items():
         report["nb201"][dataset] = rank_correlations(scores, table[column].to_numpy())
     held_out = space.sample(args.held_out, seed=12345)
@@ -82,6 +89,7 @@ def main() -> None:
     rows = [index[a] for a in held_out]
     exact = exact_log_synflow("nb201", held_out)
     report["nb201"]["synflow fit vs exact (held-out)"] = fit_quality(scores["SynFlow fit"][rows], exact)
+    report["nb201"]["synflow pairwise fit vs exact (held-out)"] = fit_quality(scores["SynFlow pairwise fit"][rows], exact)
     for dataset, column in NB201_DATASETS.items():
         accuracy = table[column].to_numpy()[rows]
         report["nb201"][dataset]["exact SynFlow (held-out)"] = rank_correlations({"exact": exact}, accuracy)["exact"]
@@ -92,7 +100,7 @@ def main() -> None:
     encoded = mbv3.space.encode_batch(archs)
     X = encoded.flatten(1).double()
     accuracy = mbv3.predict_accuracy(encoded).numpy() * 100
-    scores = linear_scores("mbv3", X)
+    scores = polynomial_scores("mbv3", X)
     exact = exact_log_synflow("mbv3", archs)
     report["mbv3"]["imagenet"] = rank_correlations({**scores, "exact SynFlow": exact}, accuracy)
     report["mbv3"]["synflow fit vs exact"] = fit_quality(scores["SynFlow fit"], exact)
@@ -109,19 +117,29 @@ def main() -> None:
         f"Machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs, 1 torch thread; "
         f"{report['seconds']:.0f} s. Cells: Spearman rank correlation with accuracy over all architectures / "
         f"among the best {TOP_SHARE:.0%} by accuracy. The SynFlow fit is `synflow_weights` (least squares of "
-        "log-SynFlow on the one-hot encoding over 256 random architectures, seed 0).",
+        "log-SynFlow on the one-hot encoding over 256 random architectures, seed 0); the pairwise fit is "
+        "`synflow_pairwise_weights` (ridge fit with the products of every two edges' ops, 600 architectures, "
+        "seed 0; NB201's default prior proxy).",
         "",
         f"## NAS-Bench-201 (validation accuracy; linear proxies over all 15,625 cells, exact SynFlow over "
         f"{args.held_out} random cells the fit did not see)",
         "",
-        "| dataset | parameter count | SynFlow fit | exact SynFlow |",
-        "|---|---|---|---|",
+        "| dataset | parameter count | SynFlow fit | SynFlow pairwise fit | exact SynFlow |",
+        "|---|---|---|---|---|",
     ]
     for dataset in NB201_DATASETS:
         r = report["nb201"][dataset]
-        lines.append(f"| {dataset} | {cell(r['parameter count'])} | {cell(r['SynFlow fit'])} | {cell(r['exact SynFlow (held-out)'])} |")
-    q = report["nb201"]["synflow fit vs exact (held-out)"]
-    lines += ["", f"Fit vs exact log-SynFlow on the held-out cells: R² {q['r2']:.3f}, Spearman {q['spearman']:.3f}.", ""]
+        lines.append(
+            f"| {dataset} | {cell(r['parameter count'])} | {cell(r['SynFlow fit'])} | {cell(r['SynFlow pairwise fit'])} "
+            f"| {cell(r['exact SynFlow (held-out)'])} |"
+        )
+    q, p = report["nb201"]["synflow fit vs exact (held-out)"], report["nb201"]["synflow pairwise fit vs exact (held-out)"]
+    lines += [
+        "",
+        f"Fits vs exact log-SynFlow on the held-out cells: linear R² {q['r2']:.3f}, Spearman {q['spearman']:.3f}; "
+        f"pairwise R² {p['r2']:.3f}, Spearman {p['spearman']:.3f}.",
+        "",
+    ]
     r, q = report["mbv3"]["imagenet"], report["mbv3"]["synflow fit vs exact"]
     lines += [
         f"## MobileNetV3 ({args.mbv3_archs} random subnets, OFA predictor accuracy at r = 224)",

@@ -2,11 +2,11 @@
 # The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
 # every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
 # Resumable: rerunning skips finished (optimizer, seed) runs.
-# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|params|nosize|logei|prior|fresh ...]
+# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|synflow|params|nosize|logei|prior|fresh ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
-BASE=diffusion,diffusion_refine,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random
+BASE=diffusion,diffusion_norefine,mutation,random_pool,mutation_random,acqf_local_search,local_search,evolution,random
 # ax_default (Ax's GP strategy) costs ~45 s per proposal round on MBv3 and 7-10 s on NB201 with one thread, so
 # it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
 # an hour, with --jobs 2).
@@ -29,32 +29,36 @@ for target in "${targets[@]}"; do
   case "$target" in
     mbv3) run mbv3 imagenet 100 "$BASE" ;;
     ax) for b in cifar10 cifar100; do run nb201 "$b" 150 ax_default; done; run mbv3 imagenet 100 ax_default ;;
-    # The size prior on the parameter count (surrogate option prior_proxy = params) instead of NB201's default,
-    # SynFlow: every surrogate-based optimiser, and DiffusionNAG on the fresh seeds. (The surrogate-free
-    # optimisers' traces are the same whatever the proxy: their run files were copied between the directories.)
-    params) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 1 0 params; done
-            run nb201 cifar10 150 diffusion qLogNEI "" 1 10 params ;;
+    # NB201's earlier proxies for the prior mean instead of its default (the pairwise SynFlow fit): the linear
+    # SynFlow fit (surrogate option prior_proxy = synflow) and the parameter count (prior_proxy = params), every
+    # surrogate-based optimiser, and DiffusionNAG on the fresh seeds. (The surrogate-free optimisers' traces are
+    # the same whatever the proxy: their runs were copied between the directories.)
+    synflow|params)
+            for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 1 0 "$target"; done
+            fresh_optimizers=diffusion_norefine; [ "$target" = synflow ] && fresh_optimizers=diffusion,diffusion_norefine
+            run nb201 cifar10 150 "$fresh_optimizers" qLogNEI "" 1 10 "$target" ;;
     # The ensemble without the size prior (surrogate option size_prior = false): the recipe before it, every
     # optimiser (the surrogate-free ones, ax_default included, give the same traces with or without it).
-    # (diffusion_refine came after the size prior, so it has no run without it.)
-    nosize) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "${BASE/diffusion_refine,/},exhaustive" qLogNEI "" 0; done
-            run mbv3 imagenet 100 "${BASE/diffusion_refine,/}" qLogNEI "" 0 ;;
-    # The variants below were measured without the size prior (directories *_nosize).
+    # (DiffusionNAG without refinement only: refinement came after the size prior.)
+    nosize) for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 "${BASE#diffusion,},exhaustive" qLogNEI "" 0; done
+            run mbv3 imagenet 100 "${BASE#diffusion,}" qLogNEI "" 0 ;;
+    # The variants below were measured without the size prior (directories *_nosize), and without refinement.
     # Analytic LogEI (top-q by marginal value) instead of qLogNEI: every surrogate-based optimiser on NB201
     # (the surrogate-free ones do not use an acquisition), DiffusionNAG on MBv3.
     logei) for b in cifar10 cifar100 imagenet16-120; do
-             run nb201 "$b" 150 diffusion,mutation,random_pool,mutation_random,acqf_local_search,exhaustive LogEI "" 0
+             run nb201 "$b" 150 diffusion_norefine,mutation,random_pool,mutation_random,acqf_local_search,exhaustive LogEI "" 0
            done
-           run mbv3 imagenet 100 diffusion LogEI "" 0 ;;
+           run mbv3 imagenet 100 diffusion_norefine LogEI "" 0 ;;
     # Ensemble members with randomized prior functions (surrogate option prior_scale = 1):
     # DiffusionNAG with qLogNEI and with LogEI on every benchmark.
     prior) for acq in qLogNEI LogEI; do
-             for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 diffusion "$acq" 1 0; done
-             run mbv3 imagenet 100 diffusion "$acq" 1 0
+             for b in cifar10 cifar100 imagenet16-120; do run nb201 "$b" 150 diffusion_norefine "$acq" 1 0; done
+             run mbv3 imagenet 100 diffusion_norefine "$acq" 1 0
            done ;;
-    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 with and without the size prior
-    # (with its parameter-count version: target params).
-    fresh) for size in 1 0; do run nb201 cifar10 150 diffusion qLogNEI "" "$size" 10; done ;;
+    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10, with and without refinement, and
+    # without the size prior (with the earlier proxies: targets synflow and params).
+    fresh) run nb201 cifar10 150 diffusion,diffusion_norefine qLogNEI "" 1 10
+           run nb201 cifar10 150 diffusion_norefine qLogNEI "" 0 10 ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac
 done

@@ -52,18 +52,17 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: evaluations 46.61 vs 46.41 (optimum found by 150 in 5/10 vs 3/10 seeds); MBv3 83.74 / 84.19 vs 83.55 / 84.06
 #: at 40 / 100 evaluations.
 #: Which zero-cost proxy the prior mean follows (``prior_proxy``): ``"auto"`` takes the space's entry of
-#: :data:`DEFAULT_PRIOR_PROXY`; ``"params"`` the parameter count, ``"synflow"`` a linear fit of log-SynFlow
-#: (:data:`bo_diffnag.models.PROXIES`). ``size_prior`` switches the prior mean on or off, whichever the proxy.
+#: :data:`DEFAULT_PRIOR_PROXY`; ``"params"`` the parameter count, ``"synflow"`` a linear fit of log-SynFlow,
+#: ``"synflow_pairwise"`` a fit with the products of every two rows' ops (:data:`bo_diffnag.models.PROXIES`). ``size_prior`` switches the prior mean on or off, whichever the proxy.
 SURROGATE_DEFAULTS: dict[str, Any] = {"bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto"}
-#: The proxy of ``prior_proxy="auto"`` per space (other spaces: ``"params"``). NB201: SynFlow, which ranks the
-#: best cells better than their size does (benchmarks/results/proxies.md). 10 seeds, qLogNEI, SynFlow vs parameter
-#: count (benchmarks/results/compare_nb201_* vs compare_nb201_*_params), median evaluations to the optimum:
-#: DiffusionNAG 54 vs 64 on CIFAR-10 (8/10 seeds within 100 either way; test@100 94.20 vs 94.30; fresh seeds
-#: 10-19: 54 vs 59, 9/10 vs 8/10), 52 vs 44.5 on CIFAR-100, ImageNet16-120 unchanged (46.70 vs 46.69 best
-#: validation at 150); the acquisition maximisers gain most (hill-climb 52 vs 70.5 and 42 vs 53.5, exhaustive
-#: 60 vs 71.5 and 41 vs 54, all 10/10 within 100). MBv3: the parameter count, which ranks subnets better than
-#: SynFlow (rank correlation with accuracy 0.66 vs 0.39, benchmarks/results/proxies.md).
-DEFAULT_PRIOR_PROXY: dict[str, str] = {"nb201": "synflow", "mbv3": "params"}
+#: The proxy of ``prior_proxy="auto"`` per space (other spaces: ``"params"``). NB201: the pairwise SynFlow fit,
+#: which ranks the best cells better than the linear fit and the size (benchmarks/results/proxies.md). 10 seeds,
+#: qLogNEI, pairwise vs linear SynFlow fit (benchmarks/results/compare_nb201_* vs compare_nb201_*_synflow), median
+#: evaluations to the optimum with refinement (``diffusion``): 42.5 vs 57 on CIFAR-10 (10/10 seeds within 100
+#: either way; fresh seeds 10-19: 53.5 vs 63.5), 31.5 vs 41 on CIFAR-100; without refinement 48.5 vs 54 and
+#: 32 vs 52. ImageNet16-120: optimum found by 150 in 6/10 vs 7/10 seeds. MBv3: the parameter count, which ranks
+#: subnets better than SynFlow (rank correlation with accuracy 0.66 vs 0.39, benchmarks/results/proxies.md).
+DEFAULT_PRIOR_PROXY: dict[str, str] = {"nb201": "synflow_pairwise", "mbv3": "params"}
 #: Values of the ``prior_proxy`` option.
 PRIOR_PROXIES = ("auto", *PROXIES)
 #: The ensemble options a ``surrogate_options`` dict may set: the scalar keyword arguments of
@@ -79,7 +78,7 @@ SURROGATE_OPTIONS = (
 )
 OPTIMIZERS = (
     "diffusion",
-    "diffusion_refine",
+    "diffusion_norefine",
     "random_pool",
     "mutation",
     "mutation_random",
@@ -87,9 +86,12 @@ OPTIMIZERS = (
     "exhaustive",
 )
 #: The optimisers that sample from the diffusion prior (they load the space's pretrained one unless given one).
-GENERATIVE_OPTIMIZERS = ("diffusion", "diffusion_refine")
-#: ``diffusion_refine``: DiffusionNAG's pool refined by acquisition hill-climbs from its best samples and from
-#: the best observed architectures (as many of each; see :func:`optimize_acqf_diffusion`).
+GENERATIVE_OPTIMIZERS = ("diffusion", "diffusion_norefine")
+#: ``diffusion`` (our method): DiffusionNAG's generated pool, refined by acquisition hill-climbs from its
+#: ``REFINE_STARTS`` best samples and from the ``REFINE_STARTS`` best observed architectures before the
+#: batch is chosen (see :func:`optimize_acqf_diffusion`); ``diffusion_norefine``: the generated pool alone,
+#: the paper's proposal step. Refinement is the default because, with every default prior, it reached the
+#: optimum in more seeds (NB201, 10 seeds, qLogNEI; benchmarks/results/compare_*).
 REFINE_STARTS = 10
 TRACE_COLUMNS = ["eval", "round", "arch", "objective", "test", "best_objective", "best_test", "status", "seconds"]
 
@@ -107,11 +109,11 @@ def propose(
 ) -> list[str]:
     """Run the named acquisition optimiser and return its ``q`` proposals as canonical strings."""
     optimizers: dict[str, Callable[[], tuple[torch.Tensor, torch.Tensor]]] = {
-        "diffusion": lambda: optimize_acqf_diffusion(acq_function, prior, q=q, X_avoid=X_avoid, seed=seed),
-        "diffusion_refine": lambda: optimize_acqf_diffusion(
+        "diffusion": lambda: optimize_acqf_diffusion(
             acq_function, prior, q=q, X_avoid=X_avoid, num_refine=REFINE_STARTS,
             X_start=encode_flat(space, top_k(train_archs, train_Y, REFINE_STARTS)), seed=seed,
         ),
+        "diffusion_norefine": lambda: optimize_acqf_diffusion(acq_function, prior, q=q, X_avoid=X_avoid, seed=seed),
         "random_pool": lambda: optimize_acqf_random(acq_function, space, q=q, X_avoid=X_avoid, seed=seed),
         "mutation": lambda: optimize_acqf_mutation(acq_function, space, train_archs, train_Y, q=q, X_avoid=X_avoid, seed=seed),
         "mutation_random": lambda: optimize_acqf_mutation(
@@ -177,7 +179,7 @@ def fit_surrogate(
         raise ValueError(f"unknown prior_proxy {proxy_name!r}; expected one of {list(PRIOR_PROXIES)}")
     if proxy_name == "auto":
         proxy_name = DEFAULT_PRIOR_PROXY.get(space.name, "params")
-    proxy = PROXIES[proxy_name](space.name)[0] if recipe.pop("size_prior") else None
+    proxy = PROXIES[proxy_name](space.name) if recipe.pop("size_prior") else None
     return NoiseAwareEnsemble(encode_flat(space, train_archs), train_Y, sde, proxy=proxy, seed=seed, **recipe)
 
 

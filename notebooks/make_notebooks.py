@@ -168,15 +168,15 @@ COMPARE_NB201 = [
     `bo-diffnag bench` runs every optimiser over many seeds with the same budget of unique architecture
     evaluations. The BO optimisers share the surrogate (noise-aware MLP ensemble of bootstrap members
     fitted to the normal scores of the observations, with a zero-cost proxy of the network as a prior mean:
-    on NAS-Bench-201 a linear fit of its log-SynFlow score), the acquisition
+    on NAS-Bench-201 a pairwise fit of its log-SynFlow score), the acquisition
     (qLogNEI) and the seeded initial design, so they differ only in how they maximise the acquisition:
     DiffusionNAG generates candidates by acquisition-guided diffusion, BANANAS mutates the best
-    architectures, and so on. `diffusion_refine` is DiffusionNAG whose generated pool is refined by
-    acquisition hill-climbs from its 10 best samples and the 10 best observed architectures
-    (`optimize_acqf_diffusion(num_refine=, X_start=)`): it exploits the surrogate near good points and behaves
-    like the acquisition hill-climb; with the SynFlow prior that finds the optimum within 100 evaluations on
-    every seed here. The surrogate-free baselines (random search, local search, regularised
-    evolution) start from the same initial design.
+    architectures, and so on. Our default, `diffusion`, refines DiffusionNAG's generated pool by acquisition
+    hill-climbs from its 10 best samples and the 10 best observed architectures
+    (`optimize_acqf_diffusion(num_refine=, X_start=)`) before choosing the batch: generation explores the
+    whole space, the climbs exploit the surrogate near good points. `diffusion_norefine` is the generated
+    pool alone, the paper's proposal step. The surrogate-free baselines (random search, local search,
+    regularised evolution) start from the same initial design.
 
     Protocol (the NB201 standard): the optimiser sees the mean validation accuracy; we report the test
     accuracy of the architecture with the best validation accuracy so far ("best test"), the validation
@@ -309,15 +309,18 @@ COMPARE_NB201 = [
     ## Recipe variants of DiffusionNAG: the proxy prior, analytic LogEI and randomized prior members
 
     The *proxy prior* (surrogate option `size_prior`, on by default) gives the ensemble a prior mean: a
-    zero-cost proxy linear in the one-hot encoding. Each member predicts its own least-squares slope on the
+    zero-cost proxy polynomial in the one-hot encoding. Each member predicts its own least-squares slope on the
     standardised proxy (fitted on its bootstrap resample) plus a trained net for the residual, so away from
     the data the members extrapolate along the proxy, each as strongly as its resample says, and disagree
-    where the resamples do. On NAS-Bench-201 the proxy is a linear fit of the network's log-SynFlow score
-    (`bo_diffnag.models.synflow_weights`; data-free: the signal an all-ones input sends through the network
-    with absolute weights), which weighs each op by the edge it sits on; the row *size prior (parameter
-    count)* is the earlier proxy, the parameter count (`prior_proxy = params`,
-    `benchmarks/run_comparisons.sh params`), on the same seeds. The other variants were measured before any
-    proxy prior existed (`size_prior = false`); the first row of each table is the default recipe above.
+    where the resamples do. On NAS-Bench-201 the proxy is a ridge fit of the network's log-SynFlow score
+    (data-free: the signal an all-ones input sends through the network with absolute weights) on the
+    one-hot encoding and the products of every two edges' ops (`bo_diffnag.models.synflow_pairwise_weights`):
+    it weighs each op by the edge it sits on and by the ops it is chained with. The rows *linear SynFlow
+    prior* and *size prior (parameter count)* are the earlier proxies (`prior_proxy = synflow`, `params`;
+    `benchmarks/run_comparisons.sh synflow params`), on the same seeds. The other variants were measured
+    before any proxy prior existed (`size_prior = false`), and before refinement, so every variant has a
+    generation-only row (`diffusion_norefine`); where a variant also ran the default optimiser with
+    refinement (`diffusion`), its row follows. The first rows of each table are the default recipe above.
 
     Everything above uses qLogNEI, whose batch is chosen sequentially with the earlier picks as pending
     points, so it spreads a batch over what the ensemble members disagree on. Analytic LogEI on the ensemble's
@@ -334,7 +337,7 @@ COMPARE_NB201 = [
         out = RESULT_DIRS.get(dataset)
         table = None if FAST or out is None else diffusion_variants_table(out, column)
         if table is None:
-            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh params nosize logei prior`) or FAST mode.*"))
+            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh synflow params nosize logei prior`) or FAST mode.*"))
         else:
             display(Markdown(f"### {dataset}: {column} (mean ± 95% CI) and evaluations to the optimum"), table)
     """),
@@ -412,10 +415,11 @@ COMPARE_MBV3 = [
     ## The comparison report
 
     The tables of `bo-diffnag report` for our runs: best accuracy after n evaluations (mean ± 95 % CI over
-    seeds), the paired win rate of DiffusionNAG and the seconds per proposal round. `diffusion_refine` is
-    DiffusionNAG whose generated pool is refined by acquisition hill-climbs from its 10 best samples and the
-    10 best observed architectures: on this benchmark it is the best optimiser measured, ahead of plain
-    DiffusionNAG and of the acquisition hill-climb alone, though their CIs overlap.
+    seeds), the paired win rate of DiffusionNAG and the seconds per proposal round. `diffusion` (our default)
+    refines DiffusionNAG's generated pool by acquisition hill-climbs from its 10 best samples and the 10 best
+    observed architectures: on this benchmark it is the best optimiser measured, ahead of the generated pool
+    alone (`diffusion_norefine`, the paper's proposal step) and of the acquisition hill-climb alone, though
+    their CIs overlap.
     """),
     code("""
     if available:
@@ -476,7 +480,8 @@ COMPARE_MBV3 = [
     The same seeds without the size prior (the ensemble's prior mean along the parameter count, on by
     default), and, also without it, with analytic LogEI instead of qLogNEI and with randomized prior members
     (surrogate option `prior_scale = 1`), made by `benchmarks/run_comparisons.sh nosize logei prior`;
-    notebook 02 explains all three.
+    notebook 02 explains all three. These variants ran DiffusionNAG without refinement (`diffusion_norefine`);
+    the default recipe's rows of both DiffusionNAG optimisers come first.
     """),
     code("""
     variants = None if FAST else diffusion_variants_table(out, "best_test", CHECKPOINTS)

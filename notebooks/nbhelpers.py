@@ -29,8 +29,8 @@ from bo_diffnag.surrogate import make_acquisition
 
 #: Readable names of the harness's optimisers (``bo-diffnag bench --optimizers``).
 OPTIMIZER_LABELS = {
-    "diffusion": "DiffusionNAG + BO (ours)",
-    "diffusion_refine": "DiffusionNAG + hill-climb refinement (ours)",
+    "diffusion": "DiffusionNAG + refinement + BO (ours)",
+    "diffusion_norefine": "DiffusionNAG + BO, generation only",
     "mutation": "BO + BANANAS mutation",
     "mutation_random": "BO + mutation / random",
     "random_pool": "BO + random pool",
@@ -116,11 +116,13 @@ def checkpoint_table(
 
 
 #: Recipe variants of a comparison directory ``DIR``: directory-name suffix → label of its DiffusionNAG rows
-#: (``benchmarks/run_comparisons.sh params``, ``nosize``, ``logei`` and ``prior``); ``""`` is ``DIR`` itself
-#: (qLogNEI, the default ensemble with its proxy prior: SynFlow on NB201, the parameter count on MBv3);
-#: ``_params``: the prior on the parameter count (NB201); ``_nosize``: measured without a proxy prior.
+#: (``benchmarks/run_comparisons.sh synflow``, ``params``, ``nosize``, ``logei`` and ``prior``); ``""`` is ``DIR``
+#: itself (qLogNEI, the default ensemble with its proxy prior: pairwise SynFlow fit on NB201, the parameter count
+#: on MBv3); ``_synflow`` / ``_params``: the prior on the linear SynFlow fit / the parameter count (NB201);
+#: ``_nosize``: measured without a proxy prior.
 DIFFUSION_VARIANTS = {
     "": "default: qLogNEI, proxy prior",
+    "_synflow": "qLogNEI, linear SynFlow prior",
     "_params": "qLogNEI, size prior (parameter count)",
     "_nosize": "qLogNEI, no size prior",
     "_LogEI_nosize": "LogEI, no size prior",
@@ -132,7 +134,9 @@ DIFFUSION_VARIANTS = {
 def diffusion_variants_table(
     out_dir: str | Path, column: str = "best_test", checkpoints: list[int] | None = None
 ) -> pd.DataFrame | None:
-    """DiffusionNAG's rows of ``out_dir`` and of its :data:`DIFFUSION_VARIANTS` siblings that exist, side by side.
+    """DiffusionNAG's rows of ``out_dir`` and of its :data:`DIFFUSION_VARIANTS` siblings that exist, side by side:
+    per variant, its generation-only ``diffusion_norefine`` rows (every variant ran it) and, where it has them,
+    its ``diffusion`` rows (generation + refinement, the default optimiser).
 
     ``column`` (mean ± 95 % CI) at the checkpoints, plus, where the optimum is known, the median evaluations
     to it and the share of seeds reaching it. ``None`` if neither ``out_dir`` nor any sibling has traces.
@@ -144,7 +148,10 @@ def diffusion_variants_table(
         if (variant / TRACES_FILE).is_file():
             traces, variant_config, _ = load_comparison(variant)
             config = config or variant_config
-            runs.append(traces[traces["optimizer"] == "diffusion"].assign(optimizer=f"diffusion ({label})"))
+            for optimizer in ("diffusion_norefine", "diffusion"):
+                rows = traces[traces["optimizer"] == optimizer]
+                if len(rows):
+                    runs.append(rows.assign(optimizer=f"{optimizer} ({label})"))
     if config is None:
         return None
     reference = runs[0]["optimizer"].iloc[0]
@@ -177,7 +184,7 @@ def run_diffusion_variant(
     acquisition_override: str | None = None,
     **diffusion_options: Any,
 ) -> pd.DataFrame:
-    """``run_bo(benchmark, "diffusion", ...)`` with options of :func:`optimize_acqf_diffusion`.
+    """``run_bo(benchmark, "diffusion_norefine", ...)`` with options of :func:`optimize_acqf_diffusion`.
 
     The same loop, surrogate (``surrogate_options`` as there), acquisition and seeds as
     :func:`bo_diffnag.bo.run_bo` (so with no options the trace is identical to ``run_bo``'s), but

@@ -17,7 +17,7 @@ from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, fit_surrogate, run_bo
 from bo_diffnag.diffusion.exact_score import ExactScore
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
-from bo_diffnag.models import parameter_count_weights, synflow_weights
+from bo_diffnag.models import parameter_count_weights, synflow_pairwise_weights, synflow_weights
 from bo_diffnag.spaces import get_space
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -195,12 +195,15 @@ def test_mbv3_mutation_tiny_budget(data_dir) -> None:
 
 
 def test_loop_surrogate_uses_the_size_prior_unless_switched_off(bench) -> None:
-    """NB201's default proxy is the SynFlow fit; ``prior_proxy`` picks another, ``size_prior`` switches it off."""
+    """NB201's default proxy is the pairwise SynFlow fit; ``prior_proxy`` picks another, ``size_prior`` switches it off."""
     archs = bench.space.sample(12, seed=0)
     Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
     sde = DEFAULT_SDE["nb201"]
     default = fit_surrogate(bench.space, archs, Y, sde, seed=0, options=SURROGATE)
-    assert torch.equal(default.proxy, synflow_weights("nb201")[0].float())
+    w, Q, _ = synflow_pairwise_weights("nb201")
+    assert torch.equal(default.proxy, w.float()) and torch.equal(default.proxy_pairwise, Q.float())
+    linear = fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "prior_proxy": "synflow"})
+    assert torch.equal(linear.proxy, synflow_weights("nb201")[0].float()) and linear.proxy_pairwise is None
     params = fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "prior_proxy": "params"})
     assert torch.equal(params.proxy, parameter_count_weights("nb201")[0].float())
     assert fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "size_prior": False}).proxy is None

@@ -113,7 +113,9 @@ def test_bench_resumes_only_missing_runs(data_dir: Path, tmp_path: Path, capsys)
     lost = run_file(tmp_path, "evolution", "qLogNEI", 1)
     before = {f: f.stat().st_mtime_ns for f in files if f != lost}
     content = lost.read_text()
-    lost.unlink()  # as if the run had been killed before storing its trace
+    lost.unlink()  # as if the run had been killed before storing its trace (and before traces.csv was rewritten)
+    stale = pd.read_csv(tmp_path / "traces.csv")
+    stale[(stale["optimizer"] != "evolution") | (stale["seed"] != 1)].to_csv(tmp_path / "traces.csv", index=False)
     third = bench([*argv, "--seeds", "2"], data_dir, capsys)
     assert (third["runs_done"], third["runs_skipped"]) == (1, 3)
     assert {f: f.stat().st_mtime_ns for f in before} == before
@@ -122,6 +124,20 @@ def test_bench_resumes_only_missing_runs(data_dir: Path, tmp_path: Path, capsys)
     assert len(traces) == 4 * 14 and set(traces["seed"]) == {0, 1}
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["seeds"] == [0, 1] and config["optimizers"] == ["random", "evolution"]
+
+
+def test_bench_extends_a_committed_directory_without_its_run_files(data_dir: Path, tmp_path: Path, capsys) -> None:
+    # A fresh checkout of committed results: traces.csv and config.json, but runs/ is not under version control.
+    argv = [*SMALL, "--seeds", "1", "--out", str(tmp_path)]
+    bench([*argv, "--optimizers", "random,evolution"], data_dir, capsys)
+    committed = pd.read_csv(tmp_path / "traces.csv")
+    for f in (tmp_path / "runs").glob("*.csv"):
+        f.unlink()
+    result = bench([*argv, "--optimizers", "random,local_search"], data_dir, capsys)
+    assert (result["runs_done"], result["runs_skipped"]) == (1, 1)  # random is not redone
+    traces = pd.read_csv(tmp_path / "traces.csv")
+    assert set(traces["optimizer"]) == {"random", "evolution", "local_search"}
+    pd.testing.assert_frame_equal(traces[traces["optimizer"] != "local_search"].reset_index(drop=True), committed)
 
 
 def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path: Path, capsys) -> None:
@@ -168,7 +184,7 @@ def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_pat
         ("prior_scale", "malformed option 'prior_scale'; expected KEY=VALUE"),
         ("prior_scale=1 2", "option prior_scale: '1 2' is not a JSON value"),
         ("prior_scale=big", "surrogate option prior_scale must be a number or a boolean, got 'big'"),
-        ("prior_proxy=flops", "surrogate option prior_proxy must be one of auto, params, synflow, got 'flops'"),
+        ("prior_proxy=flops", "surrogate option prior_proxy must be one of auto, params, synflow, synflow_pairwise, got 'flops'"),
         ("members=3", "unknown surrogate option(s) members; valid: num_members,"),
         ("prior_scale=[1]", "surrogate option prior_scale must be a number or a boolean"),
     ],

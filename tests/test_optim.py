@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 NB201 = get_space("nb201")
 D = NB201.num_nodes * NB201.num_ops
 FAST_SAMPLER = SamplerConfig(steps=20)
-OPTIMIZERS = ("diffusion", "diffusion_refine", "random", "mutation", "mutation_random", "local_search", "exhaustive")
+OPTIMIZERS = ("diffusion", "diffusion_norefine", "random", "mutation", "mutation_random", "local_search", "exhaustive")
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ def gp_acqf(setup):
 def run(name: str, setup: dict, q: int, X_avoid, seed: int = 0, acqf=None):
     acqf = setup["acqf"] if acqf is None else acqf
     archs, Y = setup["train_archs"], setup["train_Y"]
-    if name in ("diffusion", "diffusion_refine"):
-        refine = {"num_refine": 3, "X_start": encode_flat(NB201, top_k(archs, Y, 3))} if name == "diffusion_refine" else {}
+    if name in ("diffusion", "diffusion_norefine"):
+        refine = {"num_refine": 3, "X_start": encode_flat(NB201, top_k(archs, Y, 3))} if name == "diffusion" else {}
         return optimize_acqf_diffusion(
             acqf, setup["prior"], q=q, num_samples=64, sampler=FAST_SAMPLER, X_avoid=X_avoid, seed=seed, **refine
         )
@@ -238,7 +238,7 @@ def test_optimizers_restore_pending_points(setup) -> None:
 
 
 def test_random_differs_between_seeds_and_diffusion_finds_the_top(setup) -> None:
-    a, _ = run("diffusion", setup, 3, setup["X_avoid"], seed=0)
+    a, _ = run("diffusion_norefine", setup, 3, setup["X_avoid"], seed=0)
     b, _ = run("random", setup, 3, setup["X_avoid"], seed=0)
     c, _ = run("random", setup, 3, setup["X_avoid"], seed=1)
     assert not torch.equal(b, c)
@@ -316,8 +316,8 @@ def test_refinement_only_adds_to_the_generated_pool(setup) -> None:
     """The climbs run after generation and add candidates: same samples, a best pick at least as good, and
     the climbs' starts (evaluated architectures) are never returned."""
     value_of, archs, Y = setup["value_of"], setup["train_archs"], setup["train_Y"]
-    plain, _ = run("diffusion", setup, 1, setup["train_X"], seed=4)
-    refined, _ = run("diffusion_refine", setup, 1, setup["train_X"], seed=4)
+    plain, _ = run("diffusion_norefine", setup, 1, setup["train_X"], seed=4)
+    refined, _ = run("diffusion", setup, 1, setup["train_X"], seed=4)
     plain_arch, refined_arch = decode_flat(NB201, plain)[0], decode_flat(NB201, refined)[0]
     assert value_of[refined_arch] >= value_of[plain_arch] - 1e-5
     assert refined_arch not in set(archs)

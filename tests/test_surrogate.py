@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 
 from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.diffusion.prior import DEFAULT_SDE
-from bo_diffnag.models import parameter_count_weights
+from bo_diffnag.models import pairwise_mask, parameter_count_weights
 from bo_diffnag.optim.pool import encode_flat
 from bo_diffnag.surrogate import ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, make_acquisition
 from bo_diffnag.surrogate.ensemble import to_normal_scores
@@ -168,6 +168,24 @@ def test_size_prior_extrapolates_along_the_proxy_with_per_member_slopes(observat
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
+def test_pairwise_proxy_prior_mean_follows_the_quadratic_form(observations) -> None:
+    """A ``(w, Q)`` proxy is the prior mean ``x·w + xᵀQx``: fitted on 30 cells, targets that follow a pairwise
+    interaction are predicted elsewhere from the proxy (the plain ensemble cannot), also through noised inputs."""
+    _, _, X, _ = observations
+    Q = torch.randn(56, 56, generator=torch.Generator().manual_seed(0), dtype=X.dtype) * pairwise_mask(8, 7)
+    w = torch.zeros(56, dtype=X.dtype)
+    value = ((X @ Q) * X).sum(-1)
+    Y = (value / value.std()).unsqueeze(-1)
+    fits = {name: NoiseAwareEnsemble(X[:30], Y[:30], SDE, seed=0, proxy=proxy) for name, proxy in (("plain", None), ("pairwise", (w, Q)))}
+    with torch.no_grad():
+        error = {n: (m.posterior(X[30:]).mean - Y[30:]).abs().mean() for n, m in fits.items()}
+    assert error["pairwise"] < 0.3 * error["plain"], error
+    x = X[30:32].clone().requires_grad_(True)
+    with fits["pairwise"].at_noise_level(1.0):
+        fits["pairwise"].posterior(x).mean.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
 def test_size_prior_of_equal_nets_has_zero_slope(observations) -> None:
     _, _, X, Y = observations
     same = X[:1].expand(4, -1)
@@ -284,8 +302,10 @@ def test_bad_training_data_raises(X_shape, Y_shape, nan_rows, match) -> None:
 
 def test_feature_map_or_proxy_of_the_wrong_shape_raises(observations) -> None:
     _, _, X, Y = observations
-    with pytest.raises(ValueError, match=r"proxy must be weights of shape \(56,\)"):
+    with pytest.raises(ValueError, match=r"proxy must be weights of shape \(56,\) .* got \(55,\)"):
         NoiseAwareEnsemble(X, Y, SDE, proxy=torch.zeros(55), **FAST)
+    with pytest.raises(ValueError, match=r"\(56,\), \(56, 56\), got \(\(56,\), \(56, 55\)\)"):
+        NoiseAwareEnsemble(X, Y, SDE, proxy=(torch.zeros(56), torch.zeros(56, 55)), **FAST)
     with pytest.raises(ValueError, match=r"features must be W \[56, k\] and b \[k\]"):
         NoiseAwareEnsemble(X, Y, SDE, features=(torch.zeros(55, 3), torch.zeros(3)), **FAST)
     with pytest.raises(ValueError, match="features must be"):

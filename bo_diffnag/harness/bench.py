@@ -218,6 +218,7 @@ def run_bench(
         optimizers,
         seed_list,
     )
+    restore_runs(out)
     todo = [(o, s) for o in optimizers for s in seed_list if not run_file(out, o, acquisition, s).exists()]
     settings = {
         "budget": budget, "n_init": n_init, "batch_size": batch_size, "acquisition": acquisition,
@@ -260,6 +261,25 @@ def collect_traces(out_dir: str | os.PathLike) -> pd.DataFrame:
         return pd.DataFrame(columns=TRACE_CONTRACT)
     traces = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
     return traces.sort_values(["optimizer", "seed", "eval"], kind="stable")[TRACE_CONTRACT].reset_index(drop=True)
+
+
+def restore_runs(out_dir: str | os.PathLike) -> int:
+    """Write back the run files of ``out_dir/traces.csv`` that ``out_dir/runs`` lacks; returns how many.
+
+    ``runs/`` is a working directory (kept out of version control) while ``traces.csv`` is the committed
+    result: in a fresh checkout the runs exist only in the table. Restoring them first means a resumed or
+    extended bench skips them and rewrites ``traces.csv`` with them, instead of with the new runs alone.
+    """
+    path = Path(out_dir) / TRACES_FILE
+    if not path.exists():
+        return 0
+    restored = 0
+    for (optimizer, acquisition, seed), trace in pd.read_csv(path).groupby(["optimizer", "acquisition", "seed"]):
+        target = run_file(out_dir, optimizer, acquisition, seed)
+        if not target.exists():
+            _write_atomic(target, lambda tmp, trace=trace: trace.to_csv(tmp, index=False))
+            restored += 1
+    return restored
 
 
 def _init_worker() -> None:

@@ -29,7 +29,7 @@ def add_harness_commands(sub: Any) -> None:
     bench.add_argument(
         "--optimizers",
         required=True,
-        help="comma-separated, e.g. diffusion,diffusion_refine,mutation,random_pool,mutation_random,acqf_local_search,exhaustive,"
+        help="comma-separated, e.g. diffusion,diffusion_norefine,mutation,random_pool,mutation_random,acqf_local_search,exhaustive,"
         "local_search,evolution,random,ax_default",
     )
     bench.add_argument("--acquisition", default="qLogNEI", help="acquisition of the BO optimisers (default: qLogNEI)")

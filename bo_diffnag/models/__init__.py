@@ -8,8 +8,10 @@ from bo_diffnag.models.proxies import (
     PROXIES,
     SYNFLOW_INPUT_SHAPES,
     architecture_synflow,
+    pairwise_mask,
     parameter_count_weights,
     synflow,
+    synflow_pairwise_weights,
     synflow_weights,
 )
 
@@ -22,7 +24,9 @@ __all__ = [
     "NB201Network",
     "architecture_synflow",
     "build_model",
+    "pairwise_mask",
     "parameter_count_weights",
     "synflow",
+    "synflow_pairwise_weights",
     "synflow_weights",
 ]

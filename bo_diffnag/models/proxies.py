@@ -1,6 +1,7 @@
-"""Zero-cost proxies linear in the one-hot encoding: a network's parameter count, and a linear fit of its
-log-SynFlow score. The surrogate uses one as its members' prior mean (:class:`~bo_diffnag.surrogate.NoiseAwareEnsemble`
-``proxy``), which needs a proxy defined, and differentiable, on relaxed encodings; a linear map is.
+"""Zero-cost proxies polynomial in the one-hot encoding: a network's parameter count (linear), and linear and
+pairwise fits of its log-SynFlow score. The surrogate uses one as its members' prior mean
+(:class:`~bo_diffnag.surrogate.NoiseAwareEnsemble` ``proxy``), which needs a proxy defined, and
+differentiable, on relaxed encodings; a polynomial is.
 """
 
 from __future__ import annotations
@@ -118,20 +119,70 @@ def synflow_weights(space_name: str, num_archs: int = 256, seed: int = 0) -> tup
 
 @cache
 def _synflow_weights(space_name: str, num_archs: int, seed: int) -> tuple[Tensor, float]:
+    X, log_scores = _log_synflow_sample(space_name, num_archs, seed)
+    design = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    # gelsd: the one-hot columns of each row sum to 1, so the design is rank-deficient; take the minimum-norm fit.
+    solution = torch.linalg.lstsq(design, log_scores.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
+    return solution[:-1], float(solution[-1])
+
+
+@cache
+def _log_synflow_sample(space_name: str, num_archs: int, seed: int) -> tuple[Tensor, Tensor]:
+    """``(X [num_archs, N·F], log S [num_archs])`` of ``num_archs`` architectures sampled with ``seed``."""
     if space_name not in MODELS:
         raise ValueError(f"unknown search space {space_name!r}; expected one of {sorted(MODELS)}")
     space = get_space(space_name)
     archs = space.sample(num_archs, seed=seed)
     scores = torch.tensor([architecture_synflow(space_name, a, seed) for a in archs], dtype=torch.double)
-    X = space.encode_batch(archs).flatten(1).double()
-    design = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
-    # gelsd: the one-hot columns of each row sum to 1, so the design is rank-deficient; take the minimum-norm fit.
-    solution = torch.linalg.lstsq(design, scores.log().unsqueeze(-1), driver="gelsd").solution.squeeze(-1)
-    return solution[:-1], float(solution[-1])
+    return space.encode_batch(archs).flatten(1).double(), scores.log()
 
 
-#: Zero-cost proxies by name: ``name → weights(space_name) → (w, c)``.
-PROXIES: dict[str, Callable[[str], tuple[Tensor, float]]] = {
-    "params": parameter_count_weights,
-    "synflow": synflow_weights,
+def pairwise_mask(num_rows: int, num_features: int) -> Tensor:
+    """``[N·F, N·F]`` boolean mask of the pairs ``(i·F + a, j·F + b)`` with rows ``i < j``: the entries of a
+    quadratic form in a flattened one-hot encoding that couple two different rows' choices."""
+    rows = torch.arange(num_rows).repeat_interleave(num_features)
+    return rows.unsqueeze(1) < rows.unsqueeze(0)
+
+
+def synflow_pairwise_weights(
+    space_name: str, num_archs: int = 600, seed: int = 0, ridge: float = 1.0
+) -> tuple[Tensor, Tensor, float]:
+    r"""``(w [N·F], Q [N·F, N·F], c)``: the ridge fit ``log S(arch) ≈ x·w + xᵀQx + c`` of the log-SynFlow score
+    over ``num_archs`` sampled architectures (as :func:`synflow_weights`), with ``Q`` non-zero only between
+    different rows (:func:`pairwise_mask`) and an L2 penalty ``ridge`` on every coefficient but ``c``.
+
+    The pairwise terms capture what a linear fit cannot: an op's effect depends on the ops on the edges
+    it is chained with (a convolution after a ``none`` edge passes no signal). Still a polynomial, so it is
+    defined and differentiable on relaxed encodings.
+
+    Example:
+        >>> w, Q, c = synflow_pairwise_weights("nb201", num_archs=64)
+        >>> w.shape, Q.shape
+        (torch.Size([56]), torch.Size([56, 56]))
+    """
+    w, Q, c = _synflow_pairwise_weights(space_name, num_archs, seed, ridge)
+    return w.clone(), Q.clone(), c
+
+
+@cache
+def _synflow_pairwise_weights(space_name: str, num_archs: int, seed: int, ridge: float) -> tuple[Tensor, Tensor, float]:
+    X, log_scores = _log_synflow_sample(space_name, num_archs, seed)
+    space = get_space(space_name)
+    mask = pairwise_mask(*space.matrix_shape)
+    design = torch.cat([X, (X.unsqueeze(2) * X.unsqueeze(1))[:, mask], torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    penalty = torch.full((design.shape[1],), ridge, dtype=X.dtype)
+    penalty[-1] = 0.0
+    solution = torch.linalg.solve(design.T @ design + torch.diag(penalty), design.T @ log_scores)
+    d = X.shape[1]
+    Q = torch.zeros(d, d, dtype=X.dtype)
+    Q[mask] = solution[d:-1]
+    return solution[:d], Q, float(solution[-1])
+
+
+#: Zero-cost proxies by name: ``name → (space_name → proxy)``, the proxy as
+#: :class:`~bo_diffnag.surrogate.NoiseAwareEnsemble` takes it (``w`` or ``(w, Q)``; constants dropped).
+PROXIES: dict[str, Callable[[str], Tensor | tuple[Tensor, Tensor]]] = {
+    "params": lambda space_name: parameter_count_weights(space_name)[0],
+    "synflow": lambda space_name: synflow_weights(space_name)[0],
+    "synflow_pairwise": lambda space_name: synflow_pairwise_weights(space_name)[:2],
 }

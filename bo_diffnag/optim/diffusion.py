@@ -85,11 +85,12 @@ def optimize_acqf_diffusion(
     (:func:`~bo_diffnag.optim.local_search.hill_climb_acqf`) from the ``num_refine`` generated architectures of
     highest acquisition value, and from ``X_start`` (for example the best observed architectures), and every
     architecture the climbs visit joins the pool. Generation explores globally; the climbs exploit the
-    surrogate near good points. Measured as the harness's ``diffusion_refine`` (``benchmarks/results/compare_*``,
-    10 seeds, qLogNEI): MobileNetV3 83.98 / 84.37 at 40 / 100 evaluations vs 83.74 / 84.19 without. On
-    NAS-Bench-201 it depends on the surrogate's prior: with the parameter count the median evaluations to the
-    optimum grew (CIFAR-10 71.5 vs 64, CIFAR-100 54 vs 44.5); with the default SynFlow prior every seed finds
-    the optimum within 100 (CIFAR-10 median 57 vs 54 with 8/10 seeds, CIFAR-100 41 vs 52). Off by default.
+    surrogate near good points. The BO loop's default optimiser ``diffusion`` refines (``num_refine=10``,
+    ``X_start`` the 10 best observed); ``diffusion_norefine`` does not. Measured with the default priors
+    (``benchmarks/results/compare_*``, 10 seeds, qLogNEI), with vs without refinement: MobileNetV3 83.98 /
+    84.37 at 40 / 100 evaluations vs 83.74 / 84.19; NAS-Bench-201 median evaluations to the optimum
+    42.5 vs 48.5 on CIFAR-10 (10/10 vs 9/10 seeds within 100) and 31.5 vs 32 on CIFAR-100. Here it is off
+    unless asked for (``num_refine=0``, no ``X_start``).
 
     Args:
         acq_function: a BoTorch acquisition function over flattened one-hot encodings ``[b, q, N·F]``.

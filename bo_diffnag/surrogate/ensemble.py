@@ -8,7 +8,7 @@ noise-aware guidance well above guiding a clean predictor). At ``σ = 0`` a memb
 predictor. The noise level of a forward pass is set with :meth:`NoiseAwareEnsemble.at_noise_level`.
 An optional affine feature map (a space's :meth:`~bo_diffnag.spaces.SearchSpace.surrogate_features`, e.g.
 MBv3's ordinal kernel/expand/depth values) is applied to the noised encoding before the members, and an
-optional zero-cost proxy linear in the encoding (e.g. the parameter count) is each member's prior mean.
+optional zero-cost proxy polynomial in the encoding (e.g. the parameter count) is each member's prior mean.
 
 All members are trained at once as one batched network (weights with a leading member dimension), in
 float32 whatever the input precision (3–4× faster fits on a CPU; outputs are cast back).
@@ -93,9 +93,10 @@ class NoiseAwareEnsemble(EnsembleModel):
             standardised over the clean training inputs, and only ``g_m`` trained. Where data are dense ``g_m``
             cancels its prior; away from them the members keep their priors' disagreement, so the acquisition
             still sees uncertainty in regions the bootstrap members agree on. 0 (default): plain members.
-        proxy: ``[d]`` weights of a zero-cost proxy linear in the encoding, e.g. the parameter count
-            (:func:`bo_diffnag.models.parameter_count_weights`) or a fit of log-SynFlow
-            (:func:`bo_diffnag.models.synflow_weights`), used as a prior mean: member ``m`` predicts
+        proxy: a zero-cost proxy of the encoding, ``w [d]`` for ``x·w`` or ``(w [d], Q [d, d])`` for
+            ``x·w + xᵀQx``: e.g. the parameter count (:func:`bo_diffnag.models.parameter_count_weights`) or a
+            fit of log-SynFlow (:func:`bo_diffnag.models.synflow_weights`,
+            :func:`bo_diffnag.models.synflow_pairwise_weights`), used as a prior mean: member ``m`` predicts
             ``g_m(x, σ) + α_m z(x̂)`` with ``z`` the proxy standardised over the clean training inputs,
             ``x̂ = (x_t/(1 + σ²) + 1)/2`` the linear estimate of the clean encoding from a noised one, and ``α_m``
             the least-squares slope of the standardised targets on ``z`` under member ``m``'s bootstrap weights;
@@ -129,7 +130,7 @@ class NoiseAwareEnsemble(EnsembleModel):
         normal_scores: bool = False,
         features: tuple[Tensor, Tensor] | None = None,
         prior_scale: float = 0.0,
-        proxy: Tensor | None = None,
+        proxy: Tensor | tuple[Tensor, Tensor] | None = None,
         seed: SeedLike = 0,
     ) -> None:
         super().__init__()
@@ -145,9 +146,13 @@ class NoiseAwareEnsemble(EnsembleModel):
         if features is not None and (features[0].shape[0] != train_X.shape[-1] or features[1].shape != features[0].shape[1:]):
             raise ValueError(f"features must be W [{train_X.shape[-1]}, k] and b [k], got {tuple(features[0].shape)}, {tuple(features[1].shape)}")
         self.features = None if features is None else (features[0].float(), features[1].float())
-        if proxy is not None and proxy.shape != (train_X.shape[-1],):
-            raise ValueError(f"proxy must be weights of shape ({train_X.shape[-1]},), got {tuple(proxy.shape)}")
-        self.proxy = None if proxy is None else proxy.float()
+        d = train_X.shape[-1]
+        weights, pairwise = proxy if isinstance(proxy, tuple) else (proxy, None)
+        if weights is not None and (weights.shape != (d,) or (pairwise is not None and pairwise.shape != (d, d))):
+            shapes = tuple(weights.shape) if pairwise is None else (tuple(weights.shape), tuple(pairwise.shape))
+            raise ValueError(f"proxy must be weights of shape ({d},) or a pair of shapes ({d},), ({d}, {d}), got {shapes}")
+        self.proxy = None if weights is None else weights.float()
+        self.proxy_pairwise = None if pairwise is None else pairwise.float()
         generator = as_generator(seed)
         self.outcome_transform = Standardize(m=1)
         y, _ = self.outcome_transform(self.train_targets)
@@ -194,7 +199,7 @@ class NoiseAwareEnsemble(EnsembleModel):
             draws = torch.randint(n, (self.num_members, n), generator=generator)
             counts = torch.zeros(self.num_members, n, dtype=X.dtype).scatter_add_(1, draws, torch.ones_like(draws, dtype=X.dtype)).unsqueeze(-1)
         if self.proxy is not None:
-            size = X @ self.proxy
+            size = self._proxy_value(X)
             spread = size.std().nan_to_num(0.0)
             self.register_buffer("proxy_shift", size.mean())
             # Training nets of equal size carry no slope information: z ≡ 0 there, and the slopes come out 0.
@@ -228,7 +233,14 @@ class NoiseAwareEnsemble(EnsembleModel):
     def _standardised_proxy(self, signed: Tensor, sigma: Tensor) -> Tensor:
         """``z(x̂)``, ``x̂ = (x_t/(1 + σ²) + 1)/2``: E[x₀ | x_t] to first order for ±1 entries under noise σ."""
         clean = (signed / (1 + sigma**2) + 1) / 2
-        return ((clean @ self.proxy.to(signed)).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
+        return (self._proxy_value(clean).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
+
+    def _proxy_value(self, x: Tensor) -> Tensor:
+        """The proxy ``x·w (+ xᵀQx)`` of ``[..., d]`` ``[0, 1]``-scale encodings."""
+        value = x @ self.proxy.to(x)
+        if self.proxy_pairwise is not None:
+            value = value + ((x @ self.proxy_pairwise.to(x)) * x).sum(-1)
+        return value
 
     def _featurize(self, signed: Tensor) -> Tensor:
         """Members' inputs from a (noised) ``[-1, 1]``-scale encoding: itself, or ``2(x W + b) − 1``."""
