@@ -53,7 +53,8 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: at 40 / 100 evaluations.
 #: Which zero-cost proxy the prior mean follows (``prior_proxy``): ``"auto"`` takes the space's entry of
 #: :data:`DEFAULT_PRIOR_PROXY`; ``"params"`` the parameter count, ``"synflow"`` a linear fit of log-SynFlow,
-#: ``"synflow_pairwise"`` a fit with the products of every two rows' ops (:data:`bo_diffnag.models.PROXIES`). ``size_prior`` switches the prior mean on or off, whichever the proxy.
+#: ``"synflow_pairwise"`` a fit with the products of every two rows' ops (:data:`bo_diffnag.models.PROXIES`).
+#: ``size_prior`` switches the prior mean on or off, whichever the proxy.
 SURROGATE_DEFAULTS: dict[str, Any] = {"bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto"}
 #: The proxy of ``prior_proxy="auto"`` per space (other spaces: ``"params"``). NB201: the pairwise SynFlow fit,
 #: which ranks the best cells better than the linear fit and the size (benchmarks/results/proxies.md). 10 seeds,

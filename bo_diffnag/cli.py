@@ -115,7 +115,7 @@ def _cmd_prior_train(args: argparse.Namespace) -> dict[str, Any]:
         get_space(args.space), seed=args.seed, config=config, out=args.out, resume=args.resume, progress=not args.no_progress
     )
     last = prior.info["history"][-1] if prior.info["history"] else {}
-    from bo_diffnag.diffusion.checkpoint import sha256_file
+    from bo_diffnag.integrity import sha256_file
 
     return {
         "space": args.space,

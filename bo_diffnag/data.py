@@ -7,10 +7,11 @@ Files listed in the directory's ``SHA256SUMS`` are verified once per process bef
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import cache
 from pathlib import Path
+
+from bo_diffnag.integrity import sha256_file
 
 ENV_VAR = "BO_DIFFNAG_DATA"
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +69,10 @@ def _checksums(directory: Path) -> dict[str, str]:
 
 @cache
 def _verify_once(path: Path, expected: str, size: int, mtime_ns: int) -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
+    actual = sha256_file(path)
+    if actual != expected:
         raise DataIntegrityError(
-            f"benchmark data file {path} is corrupted: sha256 {digest.hexdigest()[:16]}… does not match "
+            f"benchmark data file {path} is corrupted: sha256 {actual[:16]}… does not match "
             f"SHA256SUMS ({expected[:16]}…). Restore the original file."
         )
 

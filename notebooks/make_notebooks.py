@@ -544,8 +544,10 @@ ABLATIONS = [
     93.98); the first ablation repeats that question with our normalised strength λ.
 
     Every run is the library's BO loop (`bo_diffnag.bo.run_rounds`) with the same proposal step as
-    `run_bo(..., optimizer="diffusion")`, but with the options of `optimize_acqf_diffusion` exposed
-    (`nbhelpers.run_diffusion_variant`; without options its trace equals `run_bo`'s). The variants run as
+    `run_bo(..., optimizer="diffusion_norefine")`, but with the options of `optimize_acqf_diffusion` exposed
+    (`nbhelpers.run_diffusion_variant`; without options its trace equals `run_bo`'s). That is DiffusionNAG's
+    generated pool alone, without the acquisition hill-climbs the default `diffusion` adds to it, so that
+    the ablated setting is all that chooses the batch. The variants run as
     optimisers of the comparison harness (`run_bench`, two worker processes in full mode), and the
     statistics are the harness report's. Metric: validation regret (best validation accuracy of the space
     − best found), the quantity the optimiser works on; the tables add the test accuracy of the

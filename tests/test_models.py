@@ -4,6 +4,7 @@ OFA MobileNetV3 layer shapes against the Note10 latency table."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,12 @@ from bo_diffnag.models import (
     build_model,
     parameter_count_weights,
     pairwise_mask,
+    proxy_value,
     synflow,
     synflow_pairwise_weights,
     synflow_weights,
 )
+from bo_diffnag.models import proxies
 from bo_diffnag.models.mbv3 import MBConv, make_divisible
 from bo_diffnag.models.nb201 import NB201Cell
 from bo_diffnag.spaces import get_space
@@ -279,9 +282,30 @@ def test_pairwise_synflow_fit_couples_only_different_rows_and_fits_better_than_t
     exact = np.log([architecture_synflow("nb201", arch, seed=0) for arch in archs])
     X = space.encode_batch(archs).flatten(1).double()
     w_linear, c_linear = synflow_weights("nb201", num_archs=256, seed=0)
-    pairwise, linear = (X @ w + ((X @ Q) * X).sum(-1) + c).numpy(), (X @ w_linear + c_linear).numpy()
+    pairwise, linear = (proxy_value(X, (w, Q)) + c).numpy(), (X @ w_linear + c_linear).numpy()
     assert np.mean((pairwise - exact) ** 2) < np.mean((linear - exact) ** 2)
     assert spearmanr(pairwise, exact)[0] > 0.8
+
+
+def test_shipped_pairwise_fit_is_the_default_fit_and_a_damaged_one_is_refitted(tmp_path, monkeypatch):
+    """NB201's shipped pairwise fit, which processes load instead of fitting, is what fitting with the default
+    arguments gives: a copy whose file no longer matches its manifest's sha256 is refitted, with a warning,
+    to the same coefficients."""
+    shipped = proxies._shipped_pairwise_fit("nb201", 600, 0, 1.0)
+    assert shipped is not None
+    damaged = tmp_path / "fitted"
+    shutil.copytree(proxies.FITTED_DIR, damaged)
+    fit_file = damaged / "synflow_pairwise_nb201.pt"
+    fit_file.write_bytes(fit_file.read_bytes()[:-16])
+    monkeypatch.setattr(proxies, "FITTED_DIR", damaged)
+    proxies._synflow_pairwise_weights.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match=r"synflow_pairwise_nb201.pt is unusable \(ValueError: sha256"):
+            refitted = synflow_pairwise_weights("nb201")
+    finally:
+        proxies._synflow_pairwise_weights.cache_clear()
+    for fresh, stored in zip(refitted, shipped):
+        torch.testing.assert_close(fresh, stored, rtol=1e-9, atol=1e-9)
 
 
 def test_nb201_synflow_fit_ranks_the_best_cells_better_than_their_size(data_dir):
@@ -302,7 +326,7 @@ def test_nb201_pairwise_synflow_fit_ranks_the_best_cells_better_than_the_linear_
     table = pd.read_csv(data_dir / "nb201" / "nb201_consolidated.csv")
     X = get_space("nb201").encode_batch(list(table.arch_str)).flatten(1).double()
     w, Q, _ = synflow_pairwise_weights("nb201")
-    pairwise, linear = (X @ w + ((X @ Q) * X).sum(-1)).numpy(), (X @ synflow_weights("nb201")[0]).numpy()
+    pairwise, linear = proxy_value(X, (w, Q)).numpy(), (X @ synflow_weights("nb201")[0]).numpy()
     for column in ("c10_val_acc_mean", "c100_val_acc_mean", "in16_val_acc_mean"):
         accuracy = table[column].to_numpy()
         top = accuracy > np.quantile(accuracy, 0.8)

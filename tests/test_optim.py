@@ -352,4 +352,5 @@ def test_mbv3_diffusion_smoke(data_dir) -> None:
     new = decode_flat(space, candidates)
     assert None not in new and len(set(new)) == 2 and not set(new) & set(archs)
     assert all(math.isfinite(bench.evaluate(a)["objective"]) for a in new)
-    torch.testing.assert_close(values[:1], acq_values(acqf, candidates[:1]))
+    # The ensemble computes in float32: a pool-sized and a single-point forward pass may round differently.
+    torch.testing.assert_close(values[:1], acq_values(acqf, candidates[:1]), rtol=1e-5, atol=1e-6)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from bo_diffnag.integrity import sha256_file
 
 FORMAT = "bo-diffnag-prior/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -17,14 +18,6 @@ MANIFEST = PRETRAINED_DIR / "manifest.json"
 
 class CheckpointError(ValueError):
     """A prior checkpoint is missing, corrupted, or does not fit the requested search space."""
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> str:

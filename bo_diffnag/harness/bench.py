@@ -263,8 +263,8 @@ def collect_traces(out_dir: str | os.PathLike) -> pd.DataFrame:
     return traces.sort_values(["optimizer", "seed", "eval"], kind="stable")[TRACE_CONTRACT].reset_index(drop=True)
 
 
-def restore_runs(out_dir: str | os.PathLike) -> int:
-    """Write back the run files of ``out_dir/traces.csv`` that ``out_dir/runs`` lacks; returns how many.
+def restore_runs(out_dir: str | os.PathLike) -> None:
+    """Write back the run files of ``out_dir/traces.csv`` that ``out_dir/runs`` lacks.
 
     ``runs/`` is a working directory (kept out of version control) while ``traces.csv`` is the committed
     result: in a fresh checkout the runs exist only in the table. Restoring them first means a resumed or
@@ -272,14 +272,11 @@ def restore_runs(out_dir: str | os.PathLike) -> int:
     """
     path = Path(out_dir) / TRACES_FILE
     if not path.exists():
-        return 0
-    restored = 0
+        return
     for (optimizer, acquisition, seed), trace in pd.read_csv(path).groupby(["optimizer", "acquisition", "seed"]):
         target = run_file(out_dir, optimizer, acquisition, seed)
         if not target.exists():
             _write_atomic(target, lambda tmp, trace=trace: trace.to_csv(tmp, index=False))
-            restored += 1
-    return restored
 
 
 def _init_worker() -> None:

@@ -7,18 +7,28 @@ differentiable, on relaxed encodings; a polynomial is.
 from __future__ import annotations
 
 import copy
+import json
+import os
+import warnings
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from bo_diffnag.integrity import sha256_file
 from bo_diffnag.models.networks import MODELS, OP_PARAMETER_COUNTS, build_model
 from bo_diffnag.spaces import get_space
 
 #: Per space: the ``[channels, height, width]`` input of the SynFlow forward pass (the benchmark's image size;
 #: MBv3 uses 32 × 32 instead of 224 × 224 to keep the fit under a minute).
 SYNFLOW_INPUT_SHAPES: dict[str, tuple[int, int, int]] = {"nb201": (3, 32, 32), "mbv3": (3, 32, 32)}
+#: Fits shipped with the package, so that no process pays for them: ``manifest.json`` maps
+#: ``"synflow_pairwise/<space>"`` to the file, its sha256, the arguments it was fitted with and the command
+#: that rewrites it (:func:`save_synflow_pairwise_fit`).
+FITTED_DIR = Path(__file__).resolve().parent / "fitted"
+FIT_FORMAT = "bo-diffnag-proxy-fit/1"
 
 
 def parameter_count_weights(space_name: str) -> tuple[Tensor, float]:
@@ -99,7 +109,8 @@ def synflow_weights(space_name: str, num_archs: int = 256, seed: int = 0) -> tup
     sampled architectures, ``x`` the flattened one-hot encoding. ``seed`` draws the architectures and
     initialises every network (the same initialisation for each, so the scores differ only by architecture).
 
-    SynFlow is not linear in the encoding, but its logarithm nearly is on NB201 (R² 0.77 on held-out cells).
+    SynFlow is not linear in the encoding, but its logarithm nearly is on NB201 (R² 0.78 on held-out cells;
+    0.92 with pairwise terms, :func:`synflow_pairwise_weights`).
     Unlike the parameter count, which only sees each edge's op, the fit weighs an op by the edge it sits on:
     ``none`` on the first or last edge of the cell's main path cuts most of the signal and is penalised
     hardest. Over all 15,625 NB201 cells its rank correlation with validation accuracy is about the size's
@@ -153,7 +164,9 @@ def synflow_pairwise_weights(
 
     The pairwise terms capture what a linear fit cannot: an op's effect depends on the ops on the edges
     it is chained with (a convolution after a ``none`` edge passes no signal). Still a polynomial, so it is
-    defined and differentiable on relaxed encodings.
+    defined and differentiable on relaxed encodings. The fit takes about 30 s; NB201's default one is shipped
+    (:data:`FITTED_DIR`, checked against its sha256; a damaged file is refitted with a warning) and every
+    fit is cached per process.
 
     Example:
         >>> w, Q, c = synflow_pairwise_weights("nb201", num_archs=64)
@@ -166,6 +179,52 @@ def synflow_pairwise_weights(
 
 @cache
 def _synflow_pairwise_weights(space_name: str, num_archs: int, seed: int, ridge: float) -> tuple[Tensor, Tensor, float]:
+    shipped = _shipped_pairwise_fit(space_name, num_archs, seed, ridge)
+    return shipped if shipped is not None else _fit_synflow_pairwise(space_name, num_archs, seed, ridge)
+
+
+def _shipped_pairwise_fit(
+    space_name: str, num_archs: int, seed: int, ridge: float
+) -> tuple[Tensor, Tensor, float] | None:
+    """The shipped fit for these arguments, or ``None`` (none shipped, or the file is damaged: warned)."""
+    manifest_path = FITTED_DIR / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    entry = manifest.get(f"synflow_pairwise/{space_name}")
+    if entry is None or (entry["num_archs"], entry["seed"], entry["ridge"]) != (num_archs, seed, ridge):
+        return None
+    path = FITTED_DIR / entry["file"]
+    try:
+        actual = sha256_file(path)
+        if actual != entry["sha256"]:
+            raise ValueError(f"sha256 {actual[:16]}… differs from the manifest's {entry['sha256'][:16]}…")
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("format") != FIT_FORMAT:
+            raise ValueError(f"not a proxy fit (expected format {FIT_FORMAT!r})")
+        return payload["w"], payload["Q"], float(payload["c"])
+    except Exception as err:  # missing or damaged: torch.load raises many types
+        warnings.warn(
+            f"shipped SynFlow fit {path} is unusable ({type(err).__name__}: {err}); refitting it (about 30 s). "
+            f"Reinstall bo-diffnag to restore the file.",
+            stacklevel=4,
+        )
+        return None
+
+
+def save_synflow_pairwise_fit(
+    space_name: str, path: str | os.PathLike, num_archs: int = 600, seed: int = 0, ridge: float = 1.0
+) -> str:
+    """Fit :func:`synflow_pairwise_weights` afresh and write it to ``path`` (atomically); returns its sha256, the
+    value :data:`FITTED_DIR`'s manifest records for a shipped fit."""
+    w, Q, c = _fit_synflow_pairwise(space_name, num_archs, seed, ridge)
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    payload = {"format": FIT_FORMAT, "space": space_name, "num_archs": num_archs, "seed": seed, "ridge": ridge}
+    torch.save({**payload, "w": w, "Q": Q, "c": c}, partial)
+    os.replace(partial, path)
+    return sha256_file(path)
+
+
+def _fit_synflow_pairwise(space_name: str, num_archs: int, seed: int, ridge: float) -> tuple[Tensor, Tensor, float]:
     X, log_scores = _log_synflow_sample(space_name, num_archs, seed)
     space = get_space(space_name)
     mask = pairwise_mask(*space.matrix_shape)
@@ -177,6 +236,21 @@ def _synflow_pairwise_weights(space_name: str, num_archs: int, seed: int, ridge:
     Q = torch.zeros(d, d, dtype=X.dtype)
     Q[mask] = solution[d:-1]
     return solution[:d], Q, float(solution[-1])
+
+
+def proxy_value(x: Tensor, proxy: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+    r"""A polynomial proxy on ``[..., N·F]`` encodings: ``x·w`` for ``proxy = w``, ``x·w + xᵀQx`` for
+    ``proxy = (w, Q)`` (the forms of :data:`PROXIES`; ``x`` may be relaxed, e.g. a denoised estimate).
+
+    Example:
+        >>> proxy_value(torch.tensor([1.0, 1.0]), (torch.tensor([1.0, 2.0]), torch.tensor([[0.0, 3.0], [0.0, 0.0]])))
+        tensor(6.)
+    """
+    weights, pairwise = proxy if isinstance(proxy, tuple) else (proxy, None)
+    value = x @ weights.to(x)
+    if pairwise is not None:
+        value = value + ((x @ pairwise.to(x)) * x).sum(-1)
+    return value
 
 
 #: Zero-cost proxies by name: ``name → (space_name → proxy)``, the proxy as

@@ -29,6 +29,7 @@ from scipy.stats import rankdata
 from torch import Tensor, nn
 
 from bo_diffnag.diffusion.sde import VESDE
+from bo_diffnag.models.proxies import proxy_value
 from bo_diffnag.seeding import SeedLike, as_generator
 
 
@@ -237,10 +238,7 @@ class NoiseAwareEnsemble(EnsembleModel):
 
     def _proxy_value(self, x: Tensor) -> Tensor:
         """The proxy ``x·w (+ xᵀQx)`` of ``[..., d]`` ``[0, 1]``-scale encodings."""
-        value = x @ self.proxy.to(x)
-        if self.proxy_pairwise is not None:
-            value = value + ((x @ self.proxy_pairwise.to(x)) * x).sum(-1)
-        return value
+        return proxy_value(x, self.proxy if self.proxy_pairwise is None else (self.proxy, self.proxy_pairwise))
 
     def _featurize(self, signed: Tensor) -> Tensor:
         """Members' inputs from a (noised) ``[-1, 1]``-scale encoding: itself, or ``2(x W + b) − 1``."""
