@@ -1,14 +1,16 @@
 """Cost and reproducibility of a full comparison: every optimiser of ``bo-diffnag bench`` on one benchmark.
 
-Runs the CLI exactly as a user would (``bo-diffnag bench --optimizers ALL --budget 100 --seeds 10 --jobs 2``)
+Runs the CLI exactly as a user would (``bo-diffnag bench --optimizers ALL --budget 100 --seeds 10 --jobs 2``;
+all optimisers, ``exhaustive`` only on NB201)
 into a fresh temporary directory and measures its wall clock: issue 7's target is ≤ 30 minutes with two
 worker processes. It then compares every (optimiser, seed) run with the committed comparison of the same
-benchmark (``--reference``, usually run on another machine with a larger budget): a run counts as
+benchmark (``--reference``, by default ``results/compare_<space>[_<dataset>]``, usually run on another machine
+with a larger budget): a run counts as
 reproduced when its first ``budget`` evaluated architectures are the reference's, in the same order.
 
     python benchmarks/bench_full_comparison.py [--space nb201] [--benchmark nb201:cifar10] [--budget 100]
-        [--seeds 10] [--jobs 2] [--reference benchmarks/results/compare_nb201_cifar10]
-Writes benchmarks/results/full_comparison.json and full_comparison.md.
+        [--seeds 10] [--jobs 2] [--reference DIR]
+Writes benchmarks/results/full_comparison_<space>.json and .md.
 """
 
 from __future__ import annotations
@@ -53,10 +55,14 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--reference", type=Path, default=RESULTS / "compare_nb201_cifar10")
+    parser.add_argument("--reference", type=Path, default=None)
     args = parser.parse_args()
+    if args.reference is None:
+        dataset = args.benchmark.split(":")[-1]
+        args.reference = RESULTS / ("compare_mbv3" if args.space == "mbv3" else f"compare_nb201_{dataset}")
+    optimizers = [name for name in ALL_OPTIMIZERS.split(",") if args.space == "nb201" or name != "exhaustive"]
     bench = [str(Path(sys.executable).parent / "bo-diffnag"), "bench", "--space", args.space, "--benchmark", args.benchmark,
-             "--optimizers", ALL_OPTIMIZERS, "--budget", str(args.budget), "--seeds", str(args.seeds),
+             "--optimizers", ",".join(optimizers), "--budget", str(args.budget), "--seeds", str(args.seeds),
              "--jobs", str(args.jobs), "--no-progress"]
     with tempfile.TemporaryDirectory(prefix="full_comparison_") as out:
         start = time.perf_counter()
@@ -67,14 +73,15 @@ def main() -> None:
     reference = pd.read_csv(args.reference / "traces.csv")
     report = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "settings": {**{k: v for k, v in vars(args).items() if k != "reference"}, "optimizers": ALL_OPTIMIZERS.split(","),
+        "settings": {**{k: v for k, v in vars(args).items() if k != "reference"}, "optimizers": optimizers,
                      "reference": str(args.reference.relative_to(RESULTS.parent.parent)), "n_init": 10, "batch_size": 10},
         "wall_seconds": round(wall, 1),
         "seconds_per_round": {name: entry["seconds_per_round"] for name, entry in summary.items()},
         "reproduced": reproduced_seeds(traces, reference, args.budget),
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "full_comparison.json").write_text(json.dumps(report, indent=1))
+    name = f"full_comparison_{args.space}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
     lines = [
         "# Cost and reproducibility of a full comparison (`benchmarks/bench_full_comparison.py`)",
         "",
@@ -92,7 +99,7 @@ def main() -> None:
     for name, entry in report["reproduced"].items():
         seconds = report["seconds_per_round"].get(name)
         lines.append(f"| {name} | {'–' if seconds is None else f'{seconds:.2f}'} | {entry['reproduced']}/{entry['seeds']} |")
-    (RESULTS / "full_comparison.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
