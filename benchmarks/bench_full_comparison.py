@@ -80,18 +80,25 @@ def main() -> None:
         "reproduced": reproduced_seeds(traces, reference, args.budget),
     }
     RESULTS.mkdir(exist_ok=True)
-    name = f"full_comparison_{args.space}"
-    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1))
+    stem = f"full_comparison_{args.space}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / f"{stem}.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    """The markdown table of a report (``full_comparison_<space>.json``)."""
+    settings = report["settings"]
     lines = [
         "# Cost and reproducibility of a full comparison (`benchmarks/bench_full_comparison.py`)",
         "",
         f"Machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs. `bo-diffnag bench` on "
-        f"{args.benchmark}, all {len(report['settings']['optimizers'])} optimisers, seeds 0–{args.seeds - 1}, budget "
-        f"{args.budget}, initial design 10, batch 10, `--jobs {args.jobs}` (one torch thread each): "
-        f"**{wall / 60:.1f} minutes** wall clock (target ≤ 30).",
+        f"{settings['benchmark']}, all {len(settings['optimizers'])} optimisers, seeds 0–{settings['seeds'] - 1}, "
+        f"budget {settings['budget']}, initial design 10, batch 10, `--jobs {settings['jobs']}` (one torch thread "
+        f"each): **{report['wall_seconds'] / 60:.1f} minutes** wall clock (target ≤ 30).",
         "",
-        f"Reproduced: runs whose first {args.budget} architectures, in order, equal those of the committed "
-        f"`{report['settings']['reference']}` (another machine, same seeds).",
+        f"Reproduced: runs whose first {settings['budget']} architectures, in order, equal those of the committed "
+        f"`{settings['reference']}` (another machine, same seeds).",
         "",
         "| optimiser | s / proposal round | reproduced seeds |",
         "|---|---|---|",
@@ -99,9 +106,7 @@ def main() -> None:
     for name, entry in report["reproduced"].items():
         seconds = report["seconds_per_round"].get(name)
         lines.append(f"| {name} | {'–' if seconds is None else f'{seconds:.2f}'} | {entry['reproduced']}/{entry['seeds']} |")
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-
+    return "\n".join(lines) + "\n"
 
 if __name__ == "__main__":
     main()
