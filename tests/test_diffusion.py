@@ -19,7 +19,8 @@ import torch
 
 import bo_diffnag.diffusion.checkpoint as checkpoint_module
 import bo_diffnag.diffusion.train as train_module
-from bo_diffnag.diffusion.checkpoint import CheckpointError, load_checkpoint, sha256_file
+from bo_diffnag.diffusion.checkpoint import CheckpointError, load_checkpoint
+from bo_diffnag.integrity import sha256_file
 from bo_diffnag.diffusion.exact_score import ExactScore, to_signed
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior, PriorSamples
 from bo_diffnag.diffusion.sampler import SamplerConfig, discretize, sample_reverse

@@ -300,7 +300,7 @@ def test_shipped_pairwise_fit_is_the_default_fit_and_a_damaged_one_is_refitted(t
     monkeypatch.setattr(proxies, "FITTED_DIR", damaged)
     proxies._synflow_pairwise_weights.cache_clear()
     try:
-        with pytest.warns(UserWarning, match=r"synflow_pairwise_nb201.pt is unusable \(ValueError: sha256"):
+        with pytest.warns(UserWarning, match=r"shipped proxy fit .*synflow_pairwise_nb201.pt is corrupted: sha256"):
             refitted = synflow_pairwise_weights("nb201")
     finally:
         proxies._synflow_pairwise_weights.cache_clear()

@@ -7,9 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from bo_diffnag.integrity import sha256_file
+from bo_diffnag.integrity import IntegrityError, load_payload, save_payload
 
 FORMAT = "bo-diffnag-prior/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -22,12 +20,7 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> str:
     """Write ``payload`` atomically (temp file + rename, so a crash never leaves half a file); return its sha256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({"format": FORMAT, **payload}, tmp)
-    os.replace(tmp, path)
-    return sha256_file(path)
+    return save_payload(payload, path, FORMAT)
 
 
 def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, Any]:
@@ -37,23 +30,11 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
         CheckpointError: the file is missing, its hash differs, it cannot be read, or it is not a prior
             checkpoint.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"prior checkpoint {path} not found")
-    if expected_sha256 is not None:
-        actual = sha256_file(path)
-        if actual != expected_sha256:
-            raise CheckpointError(
-                f"prior checkpoint {path} is corrupted: sha256 {actual[:16]}… differs from the expected "
-                f"{expected_sha256[:16]}…; reinstall bo-diffnag or retrain with `bo-diffnag prior train`"
-            )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a damaged file
-        raise CheckpointError(f"prior checkpoint {path} cannot be read ({type(err).__name__}: {err})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a bo-diffnag prior checkpoint (expected format {FORMAT!r})")
-    return payload
+        return load_payload(path, FORMAT, "prior checkpoint", expected_sha256)
+    except IntegrityError as err:
+        hint = "; reinstall bo-diffnag or retrain with `bo-diffnag prior train`" if "corrupted" in str(err) else ""
+        raise CheckpointError(f"{err}{hint}") from None
 
 
 def pretrained_path(space_name: str) -> tuple[Path, str]:

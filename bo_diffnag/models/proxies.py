@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from bo_diffnag.integrity import sha256_file
+from bo_diffnag.integrity import IntegrityError, load_payload, save_payload
 from bo_diffnag.models.networks import MODELS, OP_PARAMETER_COUNTS, build_model
 from bo_diffnag.spaces import get_space
 
@@ -194,20 +194,11 @@ def _shipped_pairwise_fit(
         return None
     path = FITTED_DIR / entry["file"]
     try:
-        actual = sha256_file(path)
-        if actual != entry["sha256"]:
-            raise ValueError(f"sha256 {actual[:16]}… differs from the manifest's {entry['sha256'][:16]}…")
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if payload.get("format") != FIT_FORMAT:
-            raise ValueError(f"not a proxy fit (expected format {FIT_FORMAT!r})")
-        return payload["w"], payload["Q"], float(payload["c"])
-    except Exception as err:  # missing or damaged: torch.load raises many types
-        warnings.warn(
-            f"shipped SynFlow fit {path} is unusable ({type(err).__name__}: {err}); refitting it (about 30 s). "
-            f"Reinstall bo-diffnag to restore the file.",
-            stacklevel=4,
-        )
+        payload = load_payload(path, FIT_FORMAT, "proxy fit", entry["sha256"])
+    except IntegrityError as err:
+        warnings.warn(f"shipped {err}; refitting it (about 30 s). Reinstall bo-diffnag to restore the file.", stacklevel=4)
         return None
+    return payload["w"], payload["Q"], float(payload["c"])
 
 
 def save_synflow_pairwise_fit(
@@ -216,12 +207,8 @@ def save_synflow_pairwise_fit(
     """Fit :func:`synflow_pairwise_weights` afresh and write it to ``path`` (atomically); returns its sha256, the
     value :data:`FITTED_DIR`'s manifest records for a shipped fit."""
     w, Q, c = _fit_synflow_pairwise(space_name, num_archs, seed, ridge)
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    payload = {"format": FIT_FORMAT, "space": space_name, "num_archs": num_archs, "seed": seed, "ridge": ridge}
-    torch.save({**payload, "w": w, "Q": Q, "c": c}, partial)
-    os.replace(partial, path)
-    return sha256_file(path)
+    settings = {"space": space_name, "num_archs": num_archs, "seed": seed, "ridge": ridge}
+    return save_payload({**settings, "w": w, "Q": Q, "c": c}, path, FIT_FORMAT)
 
 
 def _fit_synflow_pairwise(space_name: str, num_archs: int, seed: int, ridge: float) -> tuple[Tensor, Tensor, float]:
