@@ -168,7 +168,8 @@ COMPARE_NB201 = [
     `bo-diffnag bench` runs every optimiser over many seeds with the same budget of unique architecture
     evaluations. The BO optimisers share the surrogate (noise-aware MLP ensemble of bootstrap members
     fitted to the normal scores of the observations, with a zero-cost proxy of the network as a prior mean:
-    on NAS-Bench-201 a pairwise fit of its log-SynFlow score), the acquisition
+    on NAS-Bench-201 a pairwise fit of its log-SynFlow score; the members read the one-hot encoding and
+    BANANAS' path encoding of the cell), the acquisition
     (qLogNEI) and the seeded initial design, so they differ only in how they maximise the acquisition:
     DiffusionNAG generates candidates by acquisition-guided diffusion, BANANAS mutates the best
     architectures, and so on. Our default, `diffusion`, refines DiffusionNAG's generated pool by acquisition
@@ -306,7 +307,7 @@ COMPARE_NB201 = [
     show("imagenet16-120", regret=True)
     """),
     md("""
-    ## Recipe variants of DiffusionNAG: the proxy prior, analytic LogEI and randomized prior members
+    ## Recipe variants of DiffusionNAG: path encoding, the proxy prior, analytic LogEI and randomized prior members
 
     The *proxy prior* (surrogate option `size_prior`, on by default) gives the ensemble a prior mean: a
     zero-cost proxy polynomial in the one-hot encoding. Each member predicts its own least-squares slope on the
@@ -315,9 +316,14 @@ COMPARE_NB201 = [
     where the resamples do. On NAS-Bench-201 the proxy is a ridge fit of the network's log-SynFlow score
     (data-free: the signal an all-ones input sends through the network with absolute weights) on the
     one-hot encoding and the products of every two edges' ops (`bo_diffnag.models.synflow_pairwise_weights`):
-    it weighs each op by the edge it sits on and by the ops it is chained with. The rows *linear SynFlow
-    prior* and *size prior (parameter count)* are the earlier proxies (`prior_proxy = synflow`, `params`;
-    `benchmarks/run_comparisons.sh synflow params`), on the same seeds. The other variants were measured
+    it weighs each op by the edge it sits on and by the ops it is chained with. The members also read the
+    cell's *path encoding* (surrogate option `path_encoding`, on by default where a space has cell paths;
+    BANANAS, White et al. 2021): for each of the cell's four input→output paths, which sequence of ops lies
+    along it — the products of the edges' one-hot entries, so it applies to noised encodings too. The row
+    *no path encoding* is the default recipe without it (`path_encoding = false`,
+    `benchmarks/run_comparisons.sh nopaths`); every row below it was measured without it as well. The rows
+    *linear SynFlow prior* and *size prior (parameter count)* are the earlier proxies (`prior_proxy = synflow`,
+    `params`; `benchmarks/run_comparisons.sh synflow params`), on the same seeds. The other variants were measured
     before any proxy prior existed (`size_prior = false`), and before refinement, so every variant has a
     generation-only row (`diffusion_norefine`); where a variant also ran the default optimiser with
     refinement (`diffusion`), its row follows. The first rows of each table are the default recipe above.
@@ -337,7 +343,7 @@ COMPARE_NB201 = [
         out = RESULT_DIRS.get(dataset)
         table = None if FAST or out is None else diffusion_variants_table(out, column)
         if table is None:
-            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh synflow params nosize logei prior`) or FAST mode.*"))
+            display(Markdown(f"*{dataset}: no variant runs (`benchmarks/run_comparisons.sh nopaths synflow params nosize logei prior`) or FAST mode.*"))
         else:
             display(Markdown(f"### {dataset}: {column} (mean ± 95% CI) and evaluations to the optimum"), table)
     """),

@@ -116,12 +116,14 @@ def checkpoint_table(
 
 
 #: Recipe variants of a comparison directory ``DIR``: directory-name suffix → label of its DiffusionNAG rows
-#: (``benchmarks/run_comparisons.sh synflow``, ``params``, ``nosize``, ``logei`` and ``prior``); ``""`` is ``DIR``
+#: (``benchmarks/run_comparisons.sh nopaths``, ``synflow``, ``params``, ``nosize``, ``logei`` and ``prior``); ``""`` is ``DIR``
 #: itself (qLogNEI, the default ensemble with its proxy prior: pairwise SynFlow fit on NB201, the parameter count
-#: on MBv3); ``_synflow`` / ``_params``: the prior on the linear SynFlow fit / the parameter count (NB201);
-#: ``_nosize``: measured without a proxy prior.
+#: on MBv3; on NB201 the members also read the path encoding); ``_nopaths``: NB201's default without the path
+#: encoding (``path_encoding = false``), as are all the later ones; ``_synflow`` / ``_params``: the prior on the
+#: linear SynFlow fit / the parameter count (NB201); ``_nosize``: measured without a proxy prior.
 DIFFUSION_VARIANTS = {
-    "": "default: qLogNEI, proxy prior",
+    "": "default: qLogNEI, proxy prior, path encoding",
+    "_nopaths": "qLogNEI, proxy prior, no path encoding",
     "_synflow": "qLogNEI, linear SynFlow prior",
     "_params": "qLogNEI, size prior (parameter count)",
     "_nosize": "qLogNEI, no size prior",

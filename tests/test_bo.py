@@ -211,6 +211,18 @@ def test_loop_surrogate_uses_the_size_prior_unless_switched_off(bench) -> None:
         fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "prior_proxy": "flops"})
 
 
+def test_loop_surrogate_reads_the_path_encoding_where_the_space_has_paths(bench) -> None:
+    archs = bench.space.sample(12, seed=0)
+    Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
+    sde = DEFAULT_SDE["nb201"]
+    default = fit_surrogate(bench.space, archs, Y, sde, seed=0, options=SURROGATE)
+    assert default.paths == bench.space.path_encoding and default.net.weights[0].shape[1] == 56 + 180 + 16
+    off = fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, "path_encoding": False})
+    assert off.paths is None and off.net.weights[0].shape[1] == 56 + 16
+    mbv3 = get_space("mbv3")
+    assert fit_surrogate(mbv3, mbv3.sample(6, seed=0), Y[:6], DEFAULT_SDE["mbv3"], seed=0, options=SURROGATE).paths is None
+
+
 def test_mbv3_loop_surrogate_follows_the_parameter_count() -> None:
     space = get_space("mbv3")
     archs = space.sample(6, seed=0)

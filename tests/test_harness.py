@@ -150,7 +150,9 @@ def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path:
     # Runs fitted with another surrogate recipe (here: an older one) are not mixed with new ones.
     config_path = tmp_path / "config.json"
     config = json.loads(config_path.read_text())
-    assert config["surrogate"] == {"bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto"}
+    assert config["surrogate"] == {
+        "bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto", "path_encoding": True
+    }
     config_path.write_text(json.dumps({**config, "surrogate": {"bootstrap": False}}))
     argv[argv.index("--budget") + 1] = "14"
     assert main(["bench", *argv, "--no-progress"], extensions=(add_harness_commands,)) == 2
@@ -165,7 +167,8 @@ def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_pat
            "--surrogate-option", "size_prior=false"], data_dir, capsys)
     config = json.loads((tmp_path / "rp" / "config.json").read_text())
     assert config["surrogate"] == {
-        "bootstrap": True, "normal_scores": True, "size_prior": False, "prior_proxy": "auto", "prior_scale": 1.0, "epochs": 50
+        "bootstrap": True, "normal_scores": True, "size_prior": False, "prior_proxy": "auto", "path_encoding": True,
+        "prior_scale": 1.0, "epochs": 50,
     }
     traced = pd.read_csv(tmp_path / "rp" / "traces.csv")["arch"].tolist()
     benchmark = get_benchmark("nb201:cifar10", data_dir=data_dir)

@@ -10,6 +10,7 @@ import itertools
 import json
 
 import random
+import re
 
 import pytest
 import torch
@@ -333,6 +334,33 @@ def test_mbv3_surrogate_features_are_ordinal_values(mb, mb_samples):
         expected_d = [(d - 2) / 2 for d in cfg["d"]]
         torch.testing.assert_close(f, torch.tensor(expected_ks + expected_e + expected_d))
     assert get_space("nb201").surrogate_features() is None  # unordered ops: one-hot it is
+
+
+def test_nb201_path_encoding_marks_each_paths_op_sequence(nb, nb_all):
+    """One feature per (input→output path, op sequence along it), written out from the cell's four paths."""
+    paths = [[(0, 3)], [(0, 1), (1, 3)], [(0, 2), (2, 3)], [(0, 1), (1, 2), (2, 3)]]
+    assert [tuple(NB_EDGES.index(e) + 1 for e in path) for path in paths] == list(nb.cell_paths)
+    sequences = [seq for path in paths for seq in itertools.product(range(len(NB_OPS)), repeat=len(path))]
+    starts = [0, 5, 30, 55]  # first column of each path's block
+    for arch in random.Random(0).sample(nb_all, 300):
+        ops = dict(zip(NB_EDGES, [NB_OPS.index(op) for op in re.findall(r"(\w+)~\d", arch)]))
+        features = nb.path_encoding(nb.encode(arch).flatten())
+        assert features.shape == (5 + 25 + 25 + 125,)
+        expected = torch.zeros(180)
+        for path, start in zip(paths, starts):
+            seq = tuple(ops[e] for e in path)
+            expected[start + sequences[start:].index(seq)] = 1.0
+        torch.testing.assert_close(features, expected)
+    # multilinear, so a relaxed encoding gives the product of its entries (guidance gradients exist)
+    x = torch.full((56,), 0.5, requires_grad=True)
+    value = nb.path_encoding(x)
+    assert value[0] == 0.5 and value[-1] == 0.125
+    value.sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_mbv3_has_no_cell_paths(mb, mb_samples):
+    assert mb.cell_paths == () and mb.path_encoding(mb.encode_batch(mb_samples[:3]).flatten(1)).shape == (3, 0)
 
 
 def test_mbv3_inactive_rows_are_zero(mb, mb_samples):

@@ -19,6 +19,7 @@ from bo_diffnag.benchmarks import get_benchmark
 from bo_diffnag.diffusion.prior import DEFAULT_SDE
 from bo_diffnag.models import pairwise_mask, parameter_count_weights
 from bo_diffnag.optim.pool import encode_flat
+from bo_diffnag.spaces import get_space
 from bo_diffnag.surrogate import ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, make_acquisition
 from bo_diffnag.surrogate.ensemble import to_normal_scores
 
@@ -213,6 +214,30 @@ def test_mbv3_ordinal_features_predict_held_out_subnets_better_than_one_hot(data
     x = X[50:52].clone().requires_grad_(True)
     model.posterior(x).mean.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_path_encoding_learns_an_interaction_along_paths_better_than_one_hot() -> None:
+    """A target that counts the cell paths made of convolutions only (a product of three edges' ops along the
+    longest path) is linear in the path encoding: members that read it rank held-out cells better."""
+    space = get_space("nb201")
+    conv = [space.op_names.index("nor_conv_1x1"), space.op_names.index("nor_conv_3x3")]
+
+    def conv_paths(X: torch.Tensor) -> torch.Tensor:
+        is_conv = X.reshape(-1, *space.matrix_shape)[..., conv].sum(-1)
+        return sum(is_conv[:, list(rows)].prod(-1) for rows in space.cell_paths).unsqueeze(-1)
+
+    X, X_test = encode_flat(space, space.sample(60, seed=0)), encode_flat(space, space.sample(1000, seed=100))
+    rho = {}
+    for name, paths in (("one-hot", None), ("paths", space.path_encoding)):
+        model = NoiseAwareEnsemble(X, conv_paths(X), DEFAULT_SDE["nb201"], paths=paths, seed=0)
+        with torch.no_grad():
+            mean = model.posterior(X_test).mean.squeeze(-1)
+        rho[name] = spearmanr(mean.numpy(), conv_paths(X_test).squeeze(-1).numpy()).statistic
+    assert rho["paths"] > rho["one-hot"] + 0.03, rho
+    with model.at_noise_level(2.0):  # noised inputs read the path encoding of their clean estimate
+        x = X_test[:2].clone().requires_grad_(True)
+        model.posterior(x).mean.sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
 def test_normal_scores_hand_computed_and_blind_to_how_far_the_tail_lies(observations) -> None:

@@ -47,6 +47,9 @@ class SearchSpace(ABC):
             layer-in-stage), column ``p`` taking values in ``range(position_sizes[p])``.
         position_sizes: number of distinct values of each positional column.
         parameters: the flat parameter view: decision name → its ordered tuple of choices.
+        cell_paths: the cell's input→output paths, each as the encoding rows of its operations, for
+            :meth:`path_encoding`; empty for spaces without such a cell.
+        path_ops: the encoding columns (operations) a path's rows choose between.
     """
 
     name: str
@@ -56,6 +59,8 @@ class SearchSpace(ABC):
     positions: Tensor
     position_sizes: tuple[int, ...]
     parameters: dict[str, tuple[Any, ...]]
+    cell_paths: tuple[tuple[int, ...], ...] = ()
+    path_ops: tuple[int, ...] = ()
 
     # ----------------------------------------------------------------------------------- shape
     @property
@@ -85,6 +90,31 @@ class SearchSpace(ABC):
         noised encodings too and guidance gradients flow through it.
         """
         return None
+
+    def path_encoding(self, x: Tensor) -> Tensor:
+        """BANANAS' path encoding (White et al., 2021) of ``[0, 1]``-scale flat encodings ``x[..., N·F]``.
+
+        One feature per path ``p`` of :attr:`cell_paths` and per sequence ``(o_1, …, o_L)`` of
+        :attr:`path_ops` along it: ``∏_l x[p_l, o_l]``, i.e. 1 if the architecture's ops on ``p`` are that
+        sequence and 0 otherwise. Every valid architecture has exactly one sequence per path. Being
+        multilinear in ``x``, the map extends smoothly to relaxed and noised encodings, so a surrogate that
+        reads it still gives guidance gradients. Returns ``[..., P]`` with ``P = Σ_p |path_ops|^len(p)``
+        (``P = 0`` for a space without :attr:`cell_paths`).
+
+        Example:
+            >>> from bo_diffnag.spaces import get_space
+            >>> space = get_space("nb201")
+            >>> space.path_encoding(space.encode_batch(space.sample(3, seed=0)).flatten(1)).sum(-1)
+            tensor([4., 4., 4.])
+        """
+        ops = x.reshape(*x.shape[:-1], self.num_nodes, self.num_ops)[..., list(self.path_ops)]
+        features = []
+        for rows in self.cell_paths:
+            feature = ops[..., rows[0], :]
+            for row in rows[1:]:
+                feature = (feature.unsqueeze(-1) * ops[..., row, :].unsqueeze(-2)).flatten(-2)
+            features.append(feature)
+        return torch.cat(features, -1) if features else x.new_zeros(*x.shape[:-1], 0)
 
     # ------------------------------------------------------------- space-specific primitives
     @abstractmethod

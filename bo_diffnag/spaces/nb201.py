@@ -36,6 +36,19 @@ def _op_dag() -> Tensor:
     return adj
 
 
+def _cell_paths() -> tuple[tuple[int, ...], ...]:
+    """The cell's node-0 → node-3 paths as the op-node rows of their edges, shortest first."""
+    paths = [((i, j), (k + 1,)) for k, (i, j) in enumerate(EDGES) if i == 0]
+    done = []
+    while paths:
+        (_, end), rows = paths.pop(0)
+        if end == 3:
+            done.append(rows)
+            continue
+        paths += [((i, j), (*rows, k + 1)) for k, (i, j) in enumerate(EDGES) if i == end]
+    return tuple(sorted(done, key=len))
+
+
 class NB201Space(SearchSpace):
     """NAS-Bench-201 as an 8×7 one-hot matrix (REFERENCE §2).
 
@@ -58,6 +71,8 @@ class NB201Space(SearchSpace):
     positions = torch.arange(8).unsqueeze(-1)
     position_sizes = (8,)
     parameters = {key: OPS for key in EDGE_KEYS}
+    cell_paths = _cell_paths()
+    path_ops = tuple(range(2, 2 + len(OPS)))
 
     _INPUT, _OUTPUT, _FIRST_OP = 0, 1, 2
 

@@ -7,8 +7,10 @@ encodings ``2X − 1 + σz`` with ``σ`` drawn from the prior's schedule, half o
 noise-aware guidance well above guiding a clean predictor). At ``σ = 0`` a member is an ordinary
 predictor. The noise level of a forward pass is set with :meth:`NoiseAwareEnsemble.at_noise_level`.
 An optional affine feature map (a space's :meth:`~bo_diffnag.spaces.SearchSpace.surrogate_features`, e.g.
-MBv3's ordinal kernel/expand/depth values) is applied to the noised encoding before the members, and an
-optional zero-cost proxy polynomial in the encoding (e.g. the parameter count) is each member's prior mean.
+MBv3's ordinal kernel/expand/depth values) is applied to the noised encoding before the members; an
+optional path encoding (a space's :meth:`~bo_diffnag.spaces.SearchSpace.path_encoding`, NB201's BANANAS paths)
+of the estimated clean encoding is given to the members beside it; and an optional zero-cost proxy
+polynomial in the encoding (e.g. the parameter count) is each member's prior mean.
 
 All members are trained at once as one batched network (weights with a leading member dimension), in
 float32 whatever the input precision (3–4× faster fits on a CPU; outputs are cast back).
@@ -17,7 +19,7 @@ float32 whatever the input precision (3–4× faster fits on a CPU; outputs are 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -47,11 +49,13 @@ class BatchedMLP(nn.Module):
             self.weights.append(nn.Parameter((torch.rand(members, fan_in, fan_out, generator=generator) * 2 - 1) * bound))
             self.biases.append(nn.Parameter((torch.rand(members, 1, fan_out, generator=generator) * 2 - 1) * bound))
 
-    def forward(self, x: Tensor, sigma: Tensor) -> Tensor:
-        """``x[s or 1, n, in]``, ``sigma[s or 1, n, 1]`` → ``[s, n, 1]``."""
+    def forward(self, x: Tensor, sigma: Tensor, extra: Tensor | None = None) -> Tensor:
+        """``x[s or 1, n, in − k]`` (rescaled by ``1/√(1 + σ²)``), ``extra[s or 1, n, k]`` (as is; ``k = 0`` if
+        ``None``) and ``sigma[s or 1, n, 1]`` → ``[s, n, 1]``."""
         members = self.weights[0].shape[0]
         angles = torch.log1p(sigma) * torch.arange(1, self.noise_features + 1, dtype=x.dtype)
-        h = torch.cat([x / torch.sqrt(1 + sigma**2), angles.sin(), angles.cos()], dim=-1)
+        inputs = [x / torch.sqrt(1 + sigma**2)] + ([] if extra is None else [extra.expand(*x.shape[:-1], -1)])
+        h = torch.cat([*inputs, angles.sin(), angles.cos()], dim=-1)
         h = h.expand(members, *h.shape[-2:])
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h, w)
@@ -104,6 +108,10 @@ class NoiseAwareEnsemble(EnsembleModel):
             ``g_m`` fits the residual. Away from the data the members extrapolate along the proxy ("bigger
             nets do better", as strong as each member's resample says), and where resamples disagree on the
             slope so do the members. ``None`` (default): no prior mean.
+        paths: a path encoding ``[..., d] → [..., k]`` of ``[0, 1]``-scale encodings (a space's
+            :meth:`~bo_diffnag.spaces.SearchSpace.path_encoding`). Members also see ``2 φ(x̂) − 1`` of the
+            estimated clean encoding ``x̂`` (as for ``proxy``): the ops along each path together, an interaction
+            that one-hot inputs leave a small MLP to discover from few labels. ``None`` (default): not used.
         seed: seed of initialisation and noise (same seed, same model).
 
     Example:
@@ -132,6 +140,7 @@ class NoiseAwareEnsemble(EnsembleModel):
         features: tuple[Tensor, Tensor] | None = None,
         prior_scale: float = 0.0,
         proxy: Tensor | tuple[Tensor, Tensor] | None = None,
+        paths: Callable[[Tensor], Tensor] | None = None,
         seed: SeedLike = 0,
     ) -> None:
         super().__init__()
@@ -157,7 +166,10 @@ class NoiseAwareEnsemble(EnsembleModel):
         generator = as_generator(seed)
         self.outcome_transform = Standardize(m=1)
         y, _ = self.outcome_transform(self.train_targets)
+        self.paths = paths
         in_dim = train_X.shape[-1] if features is None else features[0].shape[1]
+        if paths is not None:
+            in_dim += paths(train_X[:1].float()).shape[-1]
         self.net = BatchedMLP(num_members, in_dim, hidden, layers, noise_features=8, generator=generator)
         self.prior_scale = float(prior_scale)
         if self.prior_scale:
@@ -165,9 +177,10 @@ class NoiseAwareEnsemble(EnsembleModel):
             self.prior_net.requires_grad_(False)
             # Each member's random prior is standardised over the clean training inputs: a zero-mean, unit-variance
             # random function on the scale of the standardised targets, times ``prior_scale``.
-            clean = self._featurize(2 * self.train_inputs[0].float() - 1).unsqueeze(0)
+            clean = 2 * self.train_inputs[0].float().unsqueeze(0) - 1
+            zero = torch.zeros(1, clean.shape[1], 1)
             with torch.no_grad():
-                raw = self.prior_net(clean, torch.zeros(1, clean.shape[1], 1))
+                raw = self.prior_net(self._featurize(clean), zero, self._path_features(clean, zero))
             self.register_buffer("prior_shift", raw.mean(1, keepdim=True))
             self.register_buffer("prior_gain", self.prior_scale / raw.std(1, keepdim=True).clamp_min(1e-12))
         self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
@@ -221,20 +234,29 @@ class NoiseAwareEnsemble(EnsembleModel):
             optimizer.step()
 
     def _members(self, signed: Tensor, sigma: Tensor) -> Tensor:
-        """The members' predictions on a (noised) ``[-1, 1]``-scale encoding: trained nets plus, with
-        ``prior_scale``, their fixed random priors and, with ``proxy``, the proxy prior mean."""
-        x = self._featurize(signed)
-        out = self.net(x, sigma)
+        """The members' predictions on a (noised) ``[-1, 1]``-scale encoding: trained nets (reading the path
+        encoding too, with ``paths``) plus, with ``prior_scale``, their fixed random priors and, with ``proxy``,
+        the proxy prior mean."""
+        x, paths = self._featurize(signed), self._path_features(signed, sigma)
+        out = self.net(x, sigma, paths)
         if self.prior_scale:
-            out = out + (self.prior_net(x, sigma) - self.prior_shift) * self.prior_gain
+            out = out + (self.prior_net(x, sigma, paths) - self.prior_shift) * self.prior_gain
         if self.proxy is not None:
             out = out + self.proxy_slopes * self._standardised_proxy(signed, sigma)
         return out
 
+    @staticmethod
+    def _clean_estimate(signed: Tensor, sigma: Tensor) -> Tensor:
+        """``x̂ = (x_t/(1 + σ²) + 1)/2``: E[x₀ | x_t] to first order for ±1 entries under noise σ, on the ``[0, 1]`` scale."""
+        return (signed / (1 + sigma**2) + 1) / 2
+
     def _standardised_proxy(self, signed: Tensor, sigma: Tensor) -> Tensor:
-        """``z(x̂)``, ``x̂ = (x_t/(1 + σ²) + 1)/2``: E[x₀ | x_t] to first order for ±1 entries under noise σ."""
-        clean = (signed / (1 + sigma**2) + 1) / 2
-        return (self._proxy_value(clean).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
+        """``z(x̂)``, the proxy of the estimated clean encoding, standardised over the training inputs."""
+        return (self._proxy_value(self._clean_estimate(signed, sigma)).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
+
+    def _path_features(self, signed: Tensor, sigma: Tensor) -> Tensor | None:
+        """``2 φ(x̂) − 1``, the path encoding of the estimated clean encoding (``None`` without ``paths``)."""
+        return None if self.paths is None else 2 * self.paths(self._clean_estimate(signed, sigma)) - 1
 
     def _proxy_value(self, x: Tensor) -> Tensor:
         """The proxy ``x·w (+ xᵀQx)`` of ``[..., d]`` ``[0, 1]``-scale encodings."""
