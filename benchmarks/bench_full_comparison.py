@@ -108,5 +108,6 @@ def markdown(report: dict) -> str:
         lines.append(f"| {name} | {'–' if seconds is None else f'{seconds:.2f}'} | {entry['reproduced']}/{entry['seeds']} |")
     return "\n".join(lines) + "\n"
 
+
 if __name__ == "__main__":
     main()

@@ -15,6 +15,10 @@ class IntegrityError(ValueError):
     """A verified file is missing, differs from its checksum, cannot be read, or is not of the expected format."""
 
 
+class ChecksumError(IntegrityError):
+    """A verified file's sha256 differs from the expected one (the file is damaged or was replaced)."""
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of the file at ``path``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
@@ -42,7 +46,8 @@ def load_payload(
     names the file in error messages (e.g. ``"prior checkpoint"``).
 
     Raises:
-        IntegrityError: the file is missing, its hash differs, it cannot be read, or its format differs.
+        IntegrityError: the file is missing, it cannot be read, or its format differs; :class:`ChecksumError`
+            (a subclass) when its hash differs.
     """
     path = Path(path)
     if not path.is_file():
@@ -50,7 +55,7 @@ def load_payload(
     if expected_sha256 is not None:
         actual = sha256_file(path)
         if actual != expected_sha256:
-            raise IntegrityError(
+            raise ChecksumError(
                 f"{what} {path} is corrupted: sha256 {actual[:16]}… differs from the expected {expected_sha256[:16]}…"
             )
     try:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bo_diffnag.integrity import IntegrityError, load_payload, save_payload
+from bo_diffnag.integrity import ChecksumError, IntegrityError, load_payload, save_payload
 
 FORMAT = "bo-diffnag-prior/1"
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
@@ -33,7 +33,7 @@ def load_checkpoint(path: str | os.PathLike, expected_sha256: str | None = None)
     try:
         return load_payload(path, FORMAT, "prior checkpoint", expected_sha256)
     except IntegrityError as err:
-        hint = "; reinstall bo-diffnag or retrain with `bo-diffnag prior train`" if "corrupted" in str(err) else ""
+        hint = "; reinstall bo-diffnag or retrain with `bo-diffnag prior train`" if isinstance(err, ChecksumError) else ""
         raise CheckpointError(f"{err}{hint}") from None
 
 

@@ -177,10 +177,10 @@ class NoiseAwareEnsemble(EnsembleModel):
             self.prior_net.requires_grad_(False)
             # Each member's random prior is standardised over the clean training inputs: a zero-mean, unit-variance
             # random function on the scale of the standardised targets, times ``prior_scale``.
-            clean = 2 * self.train_inputs[0].float().unsqueeze(0) - 1
+            clean = self.train_inputs[0].float().unsqueeze(0)
             zero = torch.zeros(1, clean.shape[1], 1)
             with torch.no_grad():
-                raw = self.prior_net(self._featurize(clean), zero, self._path_features(clean, zero))
+                raw = self.prior_net(self._featurize(2 * clean - 1), zero, self._path_features(clean))
             self.register_buffer("prior_shift", raw.mean(1, keepdim=True))
             self.register_buffer("prior_gain", self.prior_scale / raw.std(1, keepdim=True).clamp_min(1e-12))
         self._fit(self.train_inputs[0].float(), y.float(), epochs, lr, weight_decay, clean_fraction, bootstrap, generator)
@@ -219,7 +219,7 @@ class NoiseAwareEnsemble(EnsembleModel):
             # Training nets of equal size carry no slope information: z ≡ 0 there, and the slopes come out 0.
             self.register_buffer("proxy_scale", torch.where(spread > 0, spread, torch.ones_like(spread)))
             # Each member's slope of the targets on the standardised proxy, under its own bootstrap weights.
-            z = self._standardised_proxy(signed, torch.zeros(1, n, 1, dtype=X.dtype))
+            z = self._standardised_proxy(X)
             covariance = (counts * z * target).sum(1, keepdim=True)
             self.register_buffer("proxy_slopes", covariance / (counts * z * z).sum(1, keepdim=True).clamp_min(1e-12))
         for _ in range(epochs):
@@ -237,12 +237,13 @@ class NoiseAwareEnsemble(EnsembleModel):
         """The members' predictions on a (noised) ``[-1, 1]``-scale encoding: trained nets (reading the path
         encoding too, with ``paths``) plus, with ``prior_scale``, their fixed random priors and, with ``proxy``,
         the proxy prior mean."""
-        x, paths = self._featurize(signed), self._path_features(signed, sigma)
+        clean = self._clean_estimate(signed, sigma)
+        x, paths = self._featurize(signed), self._path_features(clean)
         out = self.net(x, sigma, paths)
         if self.prior_scale:
             out = out + (self.prior_net(x, sigma, paths) - self.prior_shift) * self.prior_gain
         if self.proxy is not None:
-            out = out + self.proxy_slopes * self._standardised_proxy(signed, sigma)
+            out = out + self.proxy_slopes * self._standardised_proxy(clean)
         return out
 
     @staticmethod
@@ -250,13 +251,13 @@ class NoiseAwareEnsemble(EnsembleModel):
         """``x̂ = (x_t/(1 + σ²) + 1)/2``: E[x₀ | x_t] to first order for ±1 entries under noise σ, on the ``[0, 1]`` scale."""
         return (signed / (1 + sigma**2) + 1) / 2
 
-    def _standardised_proxy(self, signed: Tensor, sigma: Tensor) -> Tensor:
-        """``z(x̂)``, the proxy of the estimated clean encoding, standardised over the training inputs."""
-        return (self._proxy_value(self._clean_estimate(signed, sigma)).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
+    def _standardised_proxy(self, clean: Tensor) -> Tensor:
+        """``z(x̂)``, the proxy of a (estimated) clean ``[0, 1]``-scale encoding, standardised over the training inputs."""
+        return (self._proxy_value(clean).unsqueeze(-1) - self.proxy_shift) / self.proxy_scale
 
-    def _path_features(self, signed: Tensor, sigma: Tensor) -> Tensor | None:
-        """``2 φ(x̂) − 1``, the path encoding of the estimated clean encoding (``None`` without ``paths``)."""
-        return None if self.paths is None else 2 * self.paths(self._clean_estimate(signed, sigma)) - 1
+    def _path_features(self, clean: Tensor) -> Tensor | None:
+        """``2 φ(x̂) − 1``, the path encoding of a (estimated) clean encoding (``None`` without ``paths``)."""
+        return None if self.paths is None else 2 * self.paths(clean) - 1
 
     def _proxy_value(self, x: Tensor) -> Tensor:
         """The proxy ``x·w (+ xᵀQx)`` of ``[..., d]`` ``[0, 1]``-scale encodings."""
