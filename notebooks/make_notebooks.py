@@ -353,7 +353,9 @@ COMPARE_NB201 = [
     * *Best test* at a checkpoint counts only seeds whose runs reached it; `n` in the legends is the number
       of seeds.
     * *Evaluations to the global best objective*: a seed that never finds the optimum counts as +∞, so the
-      median is "not reached" when half of the seeds miss it; the ECDF shows the full distribution.
+      median is "not reached" when half of the seeds miss it; the ECDF shows the full distribution. The
+      median's 95% interval is distribution-free (with 10 seeds: the 2nd to the 9th smallest), so two
+      medians whose intervals overlap widely, as most here do, are not told apart by 10 seeds.
     * The win rate is paired by seed (both optimisers start from the same initial design): 1 win, 0.5 tie,
       0 loss on best test.
     * *Seconds per proposal round* is the acquisition-optimisation cost only (oracle calls are table

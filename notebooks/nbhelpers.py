@@ -22,7 +22,7 @@ from bo_diffnag.benchmarks import Benchmark
 from bo_diffnag.bo import fit_surrogate, run_rounds, split_history
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.bench import CONFIG_FILE, TRACES_FILE
-from bo_diffnag.harness.report import markdown, summarize
+from bo_diffnag.harness.report import format_median_ci, markdown, summarize
 from bo_diffnag.optim import decode_flat, encode_flat, optimize_acqf_diffusion
 from bo_diffnag.seeding import draw_seed
 from bo_diffnag.surrogate import make_acquisition
@@ -141,7 +141,7 @@ def diffusion_variants_table(
     its ``diffusion`` rows (generation + refinement, the default optimiser).
 
     ``column`` (mean ± 95 % CI) at the checkpoints, plus, where the optimum is known, the median evaluations
-    to it and the share of seeds reaching it. ``None`` if neither ``out_dir`` nor any sibling has traces.
+    to it (with its distribution-free 95 % interval) and the share of seeds reaching it. ``None`` if neither ``out_dir`` nor any sibling has traces.
     """
     out = Path(out_dir)
     runs, config = [], None
@@ -162,6 +162,7 @@ def diffusion_variants_table(
     if summary["global_best_objective"] is not None:
         to_optimum = [entry["evals_to_optimum"] for entry in summary["optimizers"].values()]
         table["median evals to optimum"] = [entry["median"] or "not reached" for entry in to_optimum]
+        table["95% CI of the median"] = [format_median_ci(entry["median_ci95"]) for entry in to_optimum]
         table["share reaching it"] = [entry["reached"] for entry in to_optimum]
     return table
 

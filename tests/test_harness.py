@@ -18,6 +18,7 @@ from bo_diffnag.cli import main
 from bo_diffnag.harness import TRACE_CONTRACT, TRACE_RUNNERS, run_evolution, run_local_search, summarize
 from bo_diffnag.harness.bench import run_file
 from bo_diffnag.harness.cli import add_harness_commands
+from bo_diffnag.harness.report import markdown
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -261,6 +262,7 @@ def test_summary_statistics_match_a_hand_computed_example() -> None:
     assert diffusion["evals_to_optimum"]["median"] == 3.5 and diffusion["evals_to_optimum"]["reached"] == 1.0
     assert random["evals_to_optimum"]["median"] is None and random["evals_to_optimum"]["reached"] == 0.5
     assert random["evals_to_optimum"]["per_seed"] == [{"seed": 0, "evals": None}, {"seed": 1, "evals": 3.0}]
+    assert diffusion["evals_to_optimum"]["median_ci95"] is None  # no 95% interval of a median from 2 seeds
     # Win rate at 4: seed 0 win (50 > 30), seed 1 tie (44 = 44); at 2: two ties.
     rate = s["win_rate"]["random"]
     assert rate["final"] == 0.75 and rate["n"] == 2
@@ -270,6 +272,23 @@ def test_summary_statistics_match_a_hand_computed_example() -> None:
     assert summarize(hand_traces())["checkpoints"] == [4]  # default: 10, 20, 40, ... capped by the budget
     one_seed = summarize(hand_traces().query("seed == 0"))["optimizers"]["random"]["best_test"][0]
     assert one_seed == {"eval": 4, "mean": 30.0, "ci95": None, "n": 1}  # no interval from a single seed
+
+
+def test_median_interval_is_a_pair_of_order_statistics_with_95_percent_coverage() -> None:
+    # Seed s reaches the optimum (objective 1) at evaluation 10 + s, except seeds 8 and 9, which never do.
+    traces = pd.DataFrame(
+        [{"optimizer": "diffusion", "seed": s, "eval": e, "best_objective": float(s < 8 and e >= 10 + s),
+          "best_test": 0.0, "seconds": 0.0} for s in range(10) for e in range(1, 21)]
+    )
+    to_optimum = summarize(traces, global_best_objective=1.0)["optimizers"]["diffusion"]["evals_to_optimum"]
+    # Sorted: 10, 11, ..., 17, inf, inf. P(2 <= B < 9) for B ~ Binomial(10, 1/2) is 1 - 2 * 11/1024 = 0.979
+    # (and 1 - 2 * 56/1024 = 0.891 for the 3rd and 8th), so the interval is [2nd smallest, 9th smallest].
+    assert to_optimum["median"] == 14.5 and to_optimum["reached"] == 0.8
+    assert to_optimum["median_ci95"] == [11.0, None]  # the 9th smallest is a miss: "not reached"
+    assert summarize(traces.query("seed < 5"), global_best_objective=1.0)["optimizers"]["diffusion"][
+        "evals_to_optimum"]["median_ci95"] is None  # no pair of 5 order statistics has 95% coverage
+    text = markdown(summarize(traces, global_best_objective=1.0))
+    assert "| 95% CI of the median" in text and "[11, not reached]" in text
 
 
 def test_report_writes_summary_tables_and_plots(nb201_run: Path, capsys) -> None:

@@ -8,8 +8,10 @@ Statistics (all per optimiser, over seeds):
   (``null``) for a single seed;
 * evaluations to the optimum: the first ``eval`` whose ``best_objective`` reaches the global best objective
   (within 1e-9); a seed that never reaches it counts as +∞, so the median is ``null`` ("not reached") when
-  at least half of the seeds miss it; plus the share of seeds that reach it. Only when the global best is
-  known (NB201);
+  at least half of the seeds miss it; plus the share of seeds that reach it, and a distribution-free 95%
+  interval of the median: the order statistics ``[x_(j), x_(k)]`` with
+  ``P(j ≤ B < k) ≥ 0.95``, ``B ~ Binomial(n, ½)`` (:func:`scipy.stats.quantile_test`; with 10 seeds the
+  2nd and 9th smallest), undefined (``null``) below 6 seeds. Only when the global best is known (NB201);
 * paired win rate of the reference optimiser (``diffusion``) against every other: on each seed both ran,
   1 if the reference's ``best_test`` is higher, 0.5 if equal, 0 if lower, averaged over seeds, at the budget
   and at each checkpoint;
@@ -71,6 +73,25 @@ def mean_ci(values: Any) -> tuple[float, float]:
     if len(x) < 2:
         return float(x.mean()), math.nan
     return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def median_ci(values: Any, confidence: float = 0.95) -> list[float | None] | None:
+    """Distribution-free interval ``[low, high]`` of the median of ``values`` with coverage at least
+    ``confidence``: a pair of order statistics (:func:`scipy.stats.quantile_test`). Values may be +inf (a seed
+    that never reached the optimum): an infinite bound is ``None``, as in the rest of the summary. ``None``
+    when no pair of order statistics has that coverage (fewer than 6 values at 95%).
+
+    Example:
+        >>> median_ci([5, 1, 9, 3, 7, 2, 8, 4, 6, float("inf")])  # 10 values: the 2nd and 9th smallest
+        [2.0, 9.0]
+        >>> median_ci([1, 2, 3]) is None
+        True
+    """
+    x = np.asarray(values, dtype=float)
+    interval = stats.quantile_test(x, q=0.0, p=0.5).confidence_interval(confidence)
+    if np.isnan(interval.low) or np.isnan(interval.high):
+        return None
+    return [_num(interval.low), _num(interval.high)]
 
 
 def evals_to_reach(run: pd.DataFrame, target: float) -> float:
@@ -196,6 +217,7 @@ def markdown(summary: dict[str, Any], config: dict[str, Any] | None = None) -> s
         table = {
             name: {
                 "median evals": _fmt(entry["evals_to_optimum"]["median"], "not reached", 1),
+                "95% CI of the median": format_median_ci(entry["evals_to_optimum"]["median_ci95"]),
                 "share of seeds reaching it": _fmt(entry["evals_to_optimum"]["reached"]),
             }
             for name, entry in opts.items()
@@ -220,6 +242,7 @@ def _evals_to_optimum(runs: pd.DataFrame, target: float) -> dict[str, Any]:
     values = np.array(list(per_seed.values()))
     return {
         "median": _num(float(np.median(values))),
+        "median_ci95": median_ci(values),
         "reached": float(np.isfinite(values).mean()),
         "per_seed": [{"seed": seed, "evals": _num(value)} for seed, value in per_seed.items()],
     }
@@ -289,6 +312,13 @@ def _plot_evals_to_optimum(summary: dict[str, Any], path: Path) -> Path:
 def _num(value: float) -> float | None:
     """JSON has no NaN or infinity: both become ``None``."""
     return float(value) if value is not None and math.isfinite(value) else None
+
+
+def format_median_ci(bounds: list[float | None] | None) -> str:
+    """``[31, 67]`` or ``[31, not reached]`` for a median's interval; ``n/a`` when it is undefined."""
+    if bounds is None:
+        return "n/a (< 6 seeds)"
+    return "[" + ", ".join(_fmt(b, "not reached", 0) for b in bounds) + "]"
 
 
 def _fmt(value: float | None, missing: str = "n/a", digits: int = 2) -> str:
