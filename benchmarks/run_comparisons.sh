@@ -35,10 +35,10 @@ for target in "${targets[@]}"; do
     mbv3) run mbv3 imagenet 100 "$BASE" ;;
     ax) for b in cifar10 cifar100; do run nb201 "$b" 150 ax_default; done; run mbv3 imagenet 100 ax_default ;;
     # NB201's default before the path encoding (surrogate option path_encoding = false), every surrogate-based
-    # optimiser, and DiffusionNAG on the fresh seeds. (The surrogate-free optimisers' traces, ax_default's
+    # optimiser, and DiffusionNAG on the fresh seeds (CIFAR-10 and CIFAR-100). (The surrogate-free optimisers' traces, ax_default's
     # included, do not depend on the surrogate: the default directories took theirs from these.)
     nopaths) for b in cifar10 cifar100 imagenet16-120; do PATHS=0 SUFFIX=_nopaths run nb201 "$b" 150 "$BASE,exhaustive"; done
-             PATHS=0 SUFFIX=_nopaths run nb201 cifar10 150 diffusion,diffusion_norefine qLogNEI "" 1 10 ;;
+             for b in cifar10 cifar100; do PATHS=0 SUFFIX=_nopaths run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done ;;
     # NB201's earlier proxies for the prior mean instead of its default (the pairwise SynFlow fit): the linear
     # SynFlow fit (surrogate option prior_proxy = synflow) and the parameter count (prior_proxy = params), every
     # surrogate-based optimiser, and DiffusionNAG on the fresh seeds. (The surrogate-free optimisers' traces are
@@ -65,9 +65,10 @@ for target in "${targets[@]}"; do
              for b in cifar10 cifar100 imagenet16-120; do PATHS=0 run nb201 "$b" 150 diffusion_norefine "$acq" 1 0; done
              PATHS=0 run mbv3 imagenet 100 diffusion_norefine "$acq" 1 0
            done ;;
-    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10, with and without refinement, and
-    # without the size prior (with the earlier proxies: targets synflow and params; without paths: nopaths).
-    fresh) run nb201 cifar10 150 diffusion,diffusion_norefine qLogNEI "" 1 10
+    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 and CIFAR-100, with and without
+    # refinement, and on CIFAR-10 without the size prior (with the earlier proxies: targets synflow and params;
+    # without paths: nopaths).
+    fresh) for b in cifar10 cifar100; do run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done
            PATHS=0 run nb201 cifar10 150 diffusion_norefine qLogNEI "" 0 10 ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac

@@ -62,8 +62,9 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: (benchmarks/results/compare_nb201_* vs compare_nb201_*_nopaths), median evaluations to the optimum with
 #: DiffusionNAG: 39.5 vs 42.5 on CIFAR-10 (9/10 vs 10/10 seeds within 100: one seed stays in another basin,
 #: so test accuracy at 100 is 94.29 vs 94.37), 25 vs 31.5 on CIFAR-100 (10/10 either way).
-#: Fresh seeds 10-19 on CIFAR-10 (compare_nb201_cifar10_seeds10 vs compare_nb201_cifar10_nopaths_seeds10): 53.5
-#: either way (10/10 seeds); over all 20 seeds 46 vs 52.5.
+#: Fresh seeds 10-19 (compare_nb201_*_seeds10 vs compare_nb201_*_nopaths_seeds10): 53.5 either way on CIFAR-10,
+#: 36 vs 40.5 on CIFAR-100 (10/10 seeds each); over all 20 seeds 46 vs 52.5 and 30.5 vs 35.5 (95% intervals of
+#: the medians [38, 60] vs [32, 57] and [24, 41] vs [31, 51]).
 #: ImageNet16-120: the optimum found by 150 in 7/10 vs 6/10 seeds (by 100: 5/10 vs 2/10), mean validation
 #: regret at 100 evaluations 0.038 vs 0.087.
 SURROGATE_DEFAULTS: dict[str, Any] = {
