@@ -15,7 +15,7 @@ from bo_diffnag.harness.bench import (
     register_trace_runner,
     run_bench,
 )
-from bo_diffnag.harness.report import default_checkpoints, mean_ci, summarize, write_report
+from bo_diffnag.harness.report import default_checkpoints, mean_ci, median_ci, summarize, write_report
 from bo_diffnag.harness.search_baselines import run_evolution, run_local_search, run_random_search
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "default_checkpoints",
     "global_best_objective",
     "mean_ci",
+    "median_ci",
     "register_trace_runner",
     "run_bench",
     "run_evolution",
