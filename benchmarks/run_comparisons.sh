@@ -35,8 +35,8 @@ for target in "${targets[@]}"; do
     mbv3) run mbv3 imagenet 100 "$BASE" ;;
     ax) for b in cifar10 cifar100; do run nb201 "$b" 150 ax_default; done; run mbv3 imagenet 100 ax_default ;;
     # NB201's default before the path encoding (surrogate option path_encoding = false), every surrogate-based
-    # optimiser, and DiffusionNAG on the fresh seeds (CIFAR-10 and CIFAR-100). (The surrogate-free optimisers' traces, ax_default's
-    # included, do not depend on the surrogate: the default directories took theirs from these.)
+    # optimiser, and DiffusionNAG on the fresh seeds (CIFAR-10 and CIFAR-100). (The surrogate-free optimisers'
+    # traces, ax_default's included, do not depend on the surrogate: the default directories took theirs from these.)
     nopaths) for b in cifar10 cifar100 imagenet16-120; do PATHS=0 SUFFIX=_nopaths run nb201 "$b" 150 "$BASE,exhaustive"; done
              for b in cifar10 cifar100; do PATHS=0 SUFFIX=_nopaths run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done ;;
     # NB201's earlier proxies for the prior mean instead of its default (the pairwise SynFlow fit): the linear

@@ -141,7 +141,8 @@ def diffusion_variants_table(
     its ``diffusion`` rows (generation + refinement, the default optimiser).
 
     ``column`` (mean ± 95 % CI) at the checkpoints, plus, where the optimum is known, the median evaluations
-    to it (with its distribution-free 95 % interval) and the share of seeds reaching it. ``None`` if neither ``out_dir`` nor any sibling has traces.
+    to it (with its distribution-free 95 % interval) and the share of seeds reaching it. ``None`` if neither
+    ``out_dir`` nor any sibling has traces.
     """
     out = Path(out_dir)
     runs, config = [], None

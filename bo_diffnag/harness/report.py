@@ -88,6 +88,7 @@ def median_ci(values: Any, confidence: float = 0.95) -> list[float | None] | Non
         True
     """
     x = np.asarray(values, dtype=float)
+    # ``q`` is the tested median, which only the test's p-value depends on, not the interval.
     interval = stats.quantile_test(x, q=0.0, p=0.5).confidence_interval(confidence)
     if np.isnan(interval.low) or np.isnan(interval.high):
         return None

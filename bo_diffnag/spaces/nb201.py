@@ -71,10 +71,10 @@ class NB201Space(SearchSpace):
     positions = torch.arange(8).unsqueeze(-1)
     position_sizes = (8,)
     parameters = {key: OPS for key in EDGE_KEYS}
-    cell_paths = _cell_paths()
-    path_ops = tuple(range(2, 2 + len(OPS)))
-
     _INPUT, _OUTPUT, _FIRST_OP = 0, 1, 2
+
+    cell_paths = _cell_paths()
+    path_ops = tuple(range(_FIRST_OP, _FIRST_OP + len(OPS)))
 
     @property
     def cardinality(self) -> int:
