@@ -17,7 +17,7 @@ from bo_diffnag.bo import run_bo
 from bo_diffnag.cli import main
 from bo_diffnag.harness import TRACE_CONTRACT, TRACE_RUNNERS, run_evolution, run_local_search, summarize
 from bo_diffnag.harness.bench import run_file
-from bo_diffnag.harness.cli import add_harness_commands
+from bo_diffnag.harness.cli import add_harness_commands, parse_options
 from bo_diffnag.harness.report import markdown
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -180,6 +180,15 @@ def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_pat
     argv += ["--out", str(tmp_path / "rp"), "--data-dir", str(data_dir), "--no-progress"]
     assert main(["bench", *argv], extensions=(add_harness_commands,)) == 2  # the default recipe differs
     assert "surrogate: " in capsys.readouterr().err
+
+
+def test_surrogate_option_values_parse_as_json_python_booleans_or_names() -> None:
+    pairs = ["prior_scale=1.5", "bootstrap=false", "size_prior=True", "normal_scores=False", "prior_proxy=params"]
+    parsed = parse_options(pairs)
+    assert parsed == {
+        "prior_scale": 1.5, "bootstrap": False, "size_prior": True, "normal_scores": False, "prior_proxy": "params",
+    }
+    assert all(type(parsed[key]) is bool for key in ("bootstrap", "size_prior", "normal_scores"))
 
 
 @pytest.mark.parametrize(

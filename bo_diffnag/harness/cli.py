@@ -45,7 +45,7 @@ def add_harness_commands(sub: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override the BO loop's ensemble recipe for every surrogate-based optimiser, e.g. prior_scale=1.0 "
-        "or prior_proxy=params (repeatable; VALUE is a JSON number, true/false, or a name)",
+        "or prior_proxy=params (repeatable; VALUE is a JSON number, true/false (or True/False), or a name)",
     )
     bench.add_argument("--out", required=True, type=Path, help="output directory (resumed if it exists)")
     bench.add_argument("--no-progress", action="store_true")
@@ -81,12 +81,15 @@ def _cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+PYTHON_BOOLEANS = {"True": True, "False": False}
+
+
 def parse_options(pairs: list[str]) -> dict[str, Any]:
     """``["prior_scale=1.0", "bootstrap=false", "prior_proxy=params"]`` → ``{"prior_scale": 1.0, "bootstrap": False,
-    "prior_proxy": "params"}``: JSON values, or a bare name as a string.
+    "prior_proxy": "params"}``: JSON values (Python's ``True``/``False`` too), or a bare name as a string.
 
     Example:
-        >>> parse_options(["prior_scale=1", "bootstrap=false", "prior_proxy=params"])
+        >>> parse_options(["prior_scale=1", "bootstrap=False", "prior_proxy=params"])
         {'prior_scale': 1, 'bootstrap': False, 'prior_proxy': 'params'}
     """
     options: dict[str, Any] = {}
@@ -94,6 +97,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"malformed option {pair!r}; expected KEY=VALUE, e.g. prior_scale=1.0")
+        if value.strip() in PYTHON_BOOLEANS:  # what a Python user types for a keyword argument's boolean
+            options[key.strip()] = PYTHON_BOOLEANS[value.strip()]
+            continue
         try:
             options[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
