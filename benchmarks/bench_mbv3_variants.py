@@ -9,7 +9,10 @@ variant changes one thing and keeps the rest of the harness run (seeds, initial 
 - ``diffusion_value_features``: members see MBv3's ordinal value features
   (``MBv3Space.surrogate_features``) instead of the one-hot encoding;
 - ``diffusion_refine20``: acquisition hill-climbs from the 20 best samples and 20 best observed subnets
-  instead of 10 and 10 (``bo_diffnag.bo.REFINE_STARTS``).
+  instead of 10 and 10 (``bo_diffnag.bo.REFINE_STARTS``);
+- ``diffusion_no_normal_scores``, ``diffusion_no_bootstrap``: without one of the two recipe pieces chosen on
+  NB201 (``bo_diffnag.bo.SURROGATE_DEFAULTS``): members fit the standardised accuracies themselves, or every
+  member fits every observation.
 
     python benchmarks/bench_mbv3_variants.py [--seeds 10] [--jobs 2]
 Writes benchmarks/results/compare_mbv3_variants/ (traces.csv, summary.md, plots; resumable).
@@ -34,6 +37,8 @@ VARIANTS: dict[str, tuple[dict[str, Any], int]] = {
     "diffusion_clean_only": ({"clean_fraction": 1.0}, bo.REFINE_STARTS),
     "diffusion_value_features": ({"value_features": True}, bo.REFINE_STARTS),
     "diffusion_refine20": ({}, 20),
+    "diffusion_no_normal_scores": ({"normal_scores": False}, bo.REFINE_STARTS),
+    "diffusion_no_bootstrap": ({"bootstrap": False}, bo.REFINE_STARTS),
 }
 
 
