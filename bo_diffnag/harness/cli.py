@@ -94,18 +94,18 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     """
     options: dict[str, Any] = {}
     for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or not key:
             raise ValueError(f"malformed option {pair!r}; expected KEY=VALUE, e.g. prior_scale=1.0")
-        if value.strip() in PYTHON_BOOLEANS:  # what a Python user types for a keyword argument's boolean
-            options[key.strip()] = PYTHON_BOOLEANS[value.strip()]
+        if value in PYTHON_BOOLEANS:  # what a Python user types for a keyword argument's boolean
+            options[key] = PYTHON_BOOLEANS[value]
             continue
         try:
-            options[key.strip()] = json.loads(value)
+            options[key] = json.loads(value)
         except json.JSONDecodeError:
-            if not value.strip().isidentifier():
-                raise ValueError(f"option {key.strip()}: {value!r} is not a JSON value (a number, true or false) or a name") from None
-            options[key.strip()] = value.strip()
+            if not value.isidentifier():
+                raise ValueError(f"option {key}: {value!r} is not a JSON value (a number, true or false) or a name") from None
+            options[key] = value
     return options
 
 
