@@ -226,7 +226,7 @@ class InitialDesignNode(_ArchitectureNode):
 
 
 class AcquisitionNode(_ArchitectureNode):
-    """Bayesian-optimisation proposals: noise-aware ensemble + BoTorch acquisition + ``optimizer``.
+    """Bayesian-optimisation proposals: the BO loop's ensemble + BoTorch acquisition + ``optimizer``.
 
     Args:
         space: ``"nb201"`` or ``"mbv3"``.

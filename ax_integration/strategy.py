@@ -42,7 +42,7 @@ def nas_generation_strategy(
     loop), then:
 
     * a core ``OPTIMIZERS`` name (``"diffusion"``, ``"mutation"``, ``"random_pool"``, ...): BO with the
-      noise-aware ensemble, ``acquisition`` and that acquisition optimiser, proposing ``batch_size``
+      BO loop's ensemble, ``acquisition`` and that acquisition optimiser, proposing ``batch_size``
       architectures per round (set it to the number of trials you request at a time);
     * ``"random"``: uniform random search; ``"local_search"``: first-improvement local search on the
       observed objective;

@@ -116,13 +116,16 @@ def checkpoint_table(
 
 
 #: Recipe variants of a comparison directory ``DIR``: directory-name suffix → label of its DiffusionNAG rows
-#: (``benchmarks/run_comparisons.sh nopaths``, ``synflow``, ``params``, ``nosize``, ``logei`` and ``prior``); ``""`` is ``DIR``
-#: itself (qLogNEI, the default ensemble with its proxy prior: pairwise SynFlow fit on NB201, the parameter count
-#: on MBv3; on NB201 the members also read the path encoding); ``_nopaths``: NB201's default without the path
-#: encoding (``path_encoding = false``), as are all the later ones; ``_synflow`` / ``_params``: the prior on the
-#: linear SynFlow fit / the parameter count (NB201); ``_nosize``: measured without a proxy prior.
+#: (``benchmarks/run_comparisons.sh noiseaware``, ``nopaths``, ``synflow``, ``params``, ``nosize``, ``logei`` and
+#: ``prior``); ``""`` is ``DIR`` itself (qLogNEI, the default ensemble of clean-only members with its proxy prior:
+#: pairwise SynFlow fit on NB201, the parameter count on MBv3; on NB201 the members also read the path encoding);
+#: ``_noiseaware``: the default with DiffusionNAG's noise-aware members (``clean_fraction = 0.5``), as are all the
+#: later ones; ``_nopaths``: that without the path encoding (``path_encoding = false``), as are all the later
+#: ones; ``_synflow`` / ``_params``: the prior on the linear SynFlow fit / the parameter count (NB201);
+#: ``_nosize``: measured without a proxy prior.
 DIFFUSION_VARIANTS = {
-    "": "default: qLogNEI, proxy prior, path encoding",
+    "": "default: qLogNEI, proxy prior, path encoding, clean-only members",
+    "_noiseaware": "qLogNEI, proxy prior, path encoding, noise-aware members",
     "_nopaths": "qLogNEI, proxy prior, no path encoding",
     "_synflow": "qLogNEI, linear SynFlow prior",
     "_params": "qLogNEI, size prior (parameter count)",
@@ -186,6 +189,7 @@ def run_diffusion_variant(
     surrogate_options: dict[str, Any] | None = None,
     *,
     acquisition_override: str | None = None,
+    surrogate_override: dict[str, Any] | None = None,
     **diffusion_options: Any,
 ) -> pd.DataFrame:
     """``run_bo(benchmark, "diffusion_norefine", ...)`` with options of :func:`optimize_acqf_diffusion`.
@@ -193,12 +197,13 @@ def run_diffusion_variant(
     The same loop, surrogate (``surrogate_options`` as there), acquisition and seeds as
     :func:`bo_diffnag.bo.run_bo` (so with no options the trace is identical to ``run_bo``'s), but
     ``diffusion_options`` (``schedule``, ``mode``, ``num_samples``, ...) reach the proposal step, and ``acquisition_override`` replaces the harness's
-    acquisition. Bind the options with ``functools.partial`` and register the result with
+    acquisition; ``surrogate_override`` updates the surrogate options. Bind the options with ``functools.partial`` and register the result with
     :func:`bo_diffnag.harness.register_trace_runner`.
     """
     space = benchmark.space
     prior = prior or DiffusionPrior.pretrained(space.name)
     acquisition = acquisition_override or acquisition
+    surrogate_options = {**(surrogate_options or {}), **(surrogate_override or {})}
 
     def propose(rows: list[dict[str, Any]], q: int, generator: torch.Generator) -> list[str]:
         train_archs, train_Y, seen = split_history(rows)

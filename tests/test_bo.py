@@ -18,6 +18,7 @@ from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, fit_surrogate, run_bo
 from bo_diffnag.diffusion.exact_score import ExactScore
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
 from bo_diffnag.models import parameter_count_weights, synflow_pairwise_weights, synflow_weights
+from bo_diffnag.optim import encode_flat
 from bo_diffnag.spaces import get_space
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -221,6 +222,18 @@ def test_loop_surrogate_reads_the_path_encoding_where_the_space_has_paths(bench)
     assert off.paths is None and off.net.weights[0].shape[1] == 56 + 16
     mbv3 = get_space("mbv3")
     assert fit_surrogate(mbv3, mbv3.sample(6, seed=0), Y[:6], DEFAULT_SDE["mbv3"], seed=0, options=SURROGATE).paths is None
+
+
+def test_loop_members_fit_clean_encodings_unless_asked_for_noise_aware_ones(bench) -> None:
+    archs = bench.space.sample(12, seed=0)
+    Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
+    sde, X = DEFAULT_SDE["nb201"], encode_flat(bench.space, bench.space.sample(5, seed=1))
+    fits = {
+        fraction: fit_surrogate(bench.space, archs, Y, sde, seed=0, options={**SURROGATE, **options})
+        for fraction, options in ((None, {}), (1.0, {"clean_fraction": 1.0}), (0.5, {"clean_fraction": 0.5}))
+    }
+    mean = {fraction: model.posterior(X).mean for fraction, model in fits.items()}
+    assert torch.equal(mean[None], mean[1.0]) and not torch.allclose(mean[None], mean[0.5])
 
 
 def test_mbv3_loop_surrogate_follows_the_parameter_count() -> None:

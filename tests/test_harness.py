@@ -152,7 +152,8 @@ def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path:
     config_path = tmp_path / "config.json"
     config = json.loads(config_path.read_text())
     assert config["surrogate"] == {
-        "bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto", "path_encoding": True
+        "bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto", "path_encoding": True,
+        "clean_fraction": 1.0,
     }
     config_path.write_text(json.dumps({**config, "surrogate": {"bootstrap": False}}))
     argv[argv.index("--budget") + 1] = "14"
@@ -169,7 +170,7 @@ def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_pat
     config = json.loads((tmp_path / "rp" / "config.json").read_text())
     assert config["surrogate"] == {
         "bootstrap": True, "normal_scores": True, "size_prior": False, "prior_proxy": "auto", "path_encoding": True,
-        "prior_scale": 1.0, "epochs": 50,
+        "clean_fraction": 1.0, "prior_scale": 1.0, "epochs": 50,
     }
     traced = pd.read_csv(tmp_path / "rp" / "traces.csv")["arch"].tolist()
     benchmark = get_benchmark("nb201:cifar10", data_dir=data_dir)

@@ -86,11 +86,11 @@ def optimize_acqf_diffusion(
     highest acquisition value, and from ``X_start`` (for example the best observed architectures), and every
     architecture the climbs visit joins the pool. Generation explores globally; the climbs exploit the
     surrogate near good points. The BO loop's default optimiser ``diffusion`` refines (``num_refine=10``,
-    ``X_start`` the 10 best observed); ``diffusion_norefine`` does not. Measured with the loop's default
-    surrogate (``benchmarks/results/compare_*``, qLogNEI), with vs without refinement: MobileNetV3 83.98 /
-    84.37 at 40 / 100 evaluations vs 83.74 / 84.19 (10 seeds); NAS-Bench-201 median evaluations to the
-    optimum over seeds 0-19 46 vs 38.5 on CIFAR-10 and 30.5 vs 27.5 on CIFAR-100, within seed noise (paired by
-    seed, refinement is slower on 11 seeds and faster on 7, and slower on 7, faster on 5). Here it is off
+    ``X_start`` the 10 best observed); ``diffusion_norefine`` does not. Measured with the loop's surrogate
+    (``benchmarks/results/compare_*``, qLogNEI, 10 seeds), with vs without refinement: MobileNetV3 84.07 /
+    84.40 at 40 / 100 evaluations vs 84.06 / 84.41 (with noise-aware members, ``compare_mbv3_noiseaware``:
+    83.98 / 84.37 vs 83.74 / 84.19); NAS-Bench-201 optimum within 100 evaluations in 10/10 vs 9/10 seeds on
+    CIFAR-10 and on CIFAR-100 (median evaluations 38.5 vs 39 and 26 vs 27), within seed noise. Here it is off
     unless asked for (``num_refine=0``, no ``X_start``).
 
     Args:
