@@ -29,13 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from ax_integration.harness import register as register_ax_default
+from bo_diffnag.harness import TRACE_RUNNERS
 from bo_diffnag.harness.report import summarize
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL_OPTIMIZERS = (
-    "diffusion", "diffusion_norefine", "mutation", "random_pool", "mutation_random", "acqf_local_search", "exhaustive",
-    "local_search", "evolution", "random", "ax_default",
-)
+register_ax_default()  # the optimisers of `bo-diffnag bench`, Ax's own strategy included
 
 
 def reproduced_seeds(traces: pd.DataFrame, reference: pd.DataFrame, budget: int) -> dict[str, dict[str, int]]:
@@ -61,13 +60,13 @@ def main() -> None:
     parser.add_argument("--exclude", default="", help="comma-separated optimisers to leave out, e.g. ax_default")
     args = parser.parse_args()
     excluded = [name for name in args.exclude.split(",") if name]
-    if unknown := set(excluded) - set(ALL_OPTIMIZERS):
-        parser.error(f"--exclude: unknown optimisers {sorted(unknown)}; expected names from {', '.join(ALL_OPTIMIZERS)}")
+    if unknown := set(excluded) - set(TRACE_RUNNERS):
+        parser.error(f"--exclude: unknown optimisers {sorted(unknown)}; expected names from {', '.join(TRACE_RUNNERS)}")
     if args.reference is None:
         dataset = args.benchmark.split(":")[-1]
         args.reference = RESULTS / ("compare_mbv3" if args.space == "mbv3" else f"compare_nb201_{dataset}")
     optimizers = [
-        name for name in ALL_OPTIMIZERS
+        name for name in TRACE_RUNNERS
         if (args.space == "nb201" or name != "exhaustive") and name not in excluded
     ]
     bench = [str(Path(sys.executable).parent / "bo-diffnag"), "bench", "--space", args.space, "--benchmark", args.benchmark,

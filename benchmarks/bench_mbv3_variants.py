@@ -5,10 +5,9 @@ Issue 7 asks for a mean best of ≥ 84.5 at 100 evaluations; `diffusion` with no
 became it) and keeps the rest of the harness run (seeds, initial designs, qLogNEI, batch 10):
 
 - ``diffusion_members10``: 10 ensemble members instead of 5 (a less noisy acquisition);
-- ``diffusion_clean_only``: members trained on clean encodings only (``clean_fraction=1``, since made the
-  loop's default: ``bo_diffnag.bo.SURROGATE_DEFAULTS``), which rank
-  held-out random subnets as well as noise-aware members (results/surrogate.md) but leave the guidance gradient on
-  noised encodings untrained. Ahead of
+- ``diffusion_clean_only``: members trained on clean encodings only (``clean_fraction=1``, since made the loop's
+  default: ``bo_diffnag.bo.SURROGATE_DEFAULTS``), which rank held-out random subnets as well as noise-aware
+  members (results/surrogate.md) but leave the guidance gradient on noised encodings untrained. Ahead of
   noise-aware members at every budget on seeds 0-9 and on fresh seeds 10-19 (``--seed-offset 10``): over the 20
   seeds 84.10 vs 83.94 at 40 evaluations (12 seeds better, 8 worse) and 84.42 vs 84.32 at 100 (14 better, 6 worse);
 - ``diffusion_value_features``: members see MBv3's ordinal value features

@@ -4,8 +4,8 @@
 # Resumable: rerunning skips finished (optimizer, seed) runs.
 # Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|noiseaware|nopaths|synflow|params|nosize|logei|prior|fresh ...]
 # Every variant target below ran with noise-aware ensemble members, so it runs with CLEAN=0.5 (surrogate option
-# clean_fraction = 0.5), and all but noiseaware ran before NB201's path encoding existed, so they run with PATHS=0
-# (surrogate option path_encoding = false; MBv3 has no cell paths, so there it changes nothing).
+# clean_fraction = 0.5), and all but noiseaware ran before NB201's path encoding existed, so they also run with
+# PATHS=0 (surrogate option path_encoding = false; MBv3 has no cell paths, so there it changes nothing): old_recipe_run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
@@ -31,6 +31,9 @@ run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_p
     --seed-offset "$offset" --n-init 10 --batch-size 10 --jobs 2 "${recipe[@]}" --out "$out"
   $BIN report "$out"
 }
+old_recipe_run() {  # run's arguments with the recipe of the variant targets after noiseaware
+  PATHS=0 CLEAN=0.5 run "$@"
+}
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(mbv3 cifar10 cifar100 imagenet16-120)
 for target in "${targets[@]}"; do
@@ -46,39 +49,39 @@ for target in "${targets[@]}"; do
     # NB201's default before the path encoding (surrogate option path_encoding = false), every surrogate-based
     # optimiser, and DiffusionNAG on the fresh seeds (CIFAR-10 and CIFAR-100). (The surrogate-free optimisers'
     # traces, ax_default's included, do not depend on the surrogate: the default directories took theirs from these.)
-    nopaths) for b in cifar10 cifar100 imagenet16-120; do PATHS=0 CLEAN=0.5 SUFFIX=_nopaths run nb201 "$b" 150 "$BASE,exhaustive"; done
-             for b in cifar10 cifar100; do PATHS=0 CLEAN=0.5 SUFFIX=_nopaths run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done ;;
+    nopaths) for b in cifar10 cifar100 imagenet16-120; do SUFFIX=_nopaths old_recipe_run nb201 "$b" 150 "$BASE,exhaustive"; done
+             for b in cifar10 cifar100; do SUFFIX=_nopaths old_recipe_run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done ;;
     # NB201's earlier proxies for the prior mean instead of its default (the pairwise SynFlow fit): the linear
     # SynFlow fit (surrogate option prior_proxy = synflow) and the parameter count (prior_proxy = params), every
     # surrogate-based optimiser, and DiffusionNAG on the fresh seeds. (The surrogate-free optimisers' traces are
     # the same whatever the proxy: their runs were copied between the directories.)
     synflow|params)
-            for b in cifar10 cifar100 imagenet16-120; do PATHS=0 CLEAN=0.5 run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 1 0 "$target"; done
+            for b in cifar10 cifar100 imagenet16-120; do old_recipe_run nb201 "$b" 150 "$BASE,exhaustive" qLogNEI "" 1 0 "$target"; done
             fresh_optimizers=diffusion_norefine; [ "$target" = synflow ] && fresh_optimizers=diffusion,diffusion_norefine
-            PATHS=0 CLEAN=0.5 run nb201 cifar10 150 "$fresh_optimizers" qLogNEI "" 1 10 "$target" ;;
+            old_recipe_run nb201 cifar10 150 "$fresh_optimizers" qLogNEI "" 1 10 "$target" ;;
     # The ensemble without the size prior (surrogate option size_prior = false): the recipe before it, every
     # optimiser (the surrogate-free ones, ax_default included, give the same traces with or without it).
     # (DiffusionNAG without refinement only: refinement came after the size prior.)
-    nosize) for b in cifar10 cifar100 imagenet16-120; do PATHS=0 CLEAN=0.5 run nb201 "$b" 150 "${BASE#diffusion,},exhaustive" qLogNEI "" 0; done
-            PATHS=0 CLEAN=0.5 run mbv3 imagenet 100 "${BASE#diffusion,}" qLogNEI "" 0 ;;
+    nosize) for b in cifar10 cifar100 imagenet16-120; do old_recipe_run nb201 "$b" 150 "${BASE#diffusion,},exhaustive" qLogNEI "" 0; done
+            old_recipe_run mbv3 imagenet 100 "${BASE#diffusion,}" qLogNEI "" 0 ;;
     # The variants below were measured without the size prior (directories *_nosize), and without refinement.
     # Analytic LogEI (top-q by marginal value) instead of qLogNEI: every surrogate-based optimiser on NB201
     # (the surrogate-free ones do not use an acquisition), DiffusionNAG on MBv3.
     logei) for b in cifar10 cifar100 imagenet16-120; do
-             PATHS=0 CLEAN=0.5 run nb201 "$b" 150 diffusion_norefine,mutation,random_pool,mutation_random,acqf_local_search,exhaustive LogEI "" 0
+             old_recipe_run nb201 "$b" 150 diffusion_norefine,mutation,random_pool,mutation_random,acqf_local_search,exhaustive LogEI "" 0
            done
-           PATHS=0 CLEAN=0.5 run mbv3 imagenet 100 diffusion_norefine LogEI "" 0 ;;
+           old_recipe_run mbv3 imagenet 100 diffusion_norefine LogEI "" 0 ;;
     # Ensemble members with randomized prior functions (surrogate option prior_scale = 1):
     # DiffusionNAG with qLogNEI and with LogEI on every benchmark.
     prior) for acq in qLogNEI LogEI; do
-             for b in cifar10 cifar100 imagenet16-120; do PATHS=0 CLEAN=0.5 run nb201 "$b" 150 diffusion_norefine "$acq" 1 0; done
-             PATHS=0 CLEAN=0.5 run mbv3 imagenet 100 diffusion_norefine "$acq" 1 0
+             for b in cifar10 cifar100 imagenet16-120; do old_recipe_run nb201 "$b" 150 diffusion_norefine "$acq" 1 0; done
+             old_recipe_run mbv3 imagenet 100 diffusion_norefine "$acq" 1 0
            done ;;
     # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 and CIFAR-100, and on CIFAR-10 without
     # the size prior (with noise-aware members, also without refinement: target noiseaware; with the earlier
     # proxies: targets synflow and params; without paths: nopaths).
     fresh) for b in cifar10 cifar100; do run nb201 "$b" 150 diffusion qLogNEI "" 1 10; done
-           PATHS=0 CLEAN=0.5 run nb201 cifar10 150 diffusion_norefine qLogNEI "" 0 10 ;;
+           old_recipe_run nb201 cifar10 150 diffusion_norefine qLogNEI "" 0 10 ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac
 done

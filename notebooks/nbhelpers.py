@@ -196,8 +196,9 @@ def run_diffusion_variant(
 
     The same loop, surrogate (``surrogate_options`` as there), acquisition and seeds as
     :func:`bo_diffnag.bo.run_bo` (so with no options the trace is identical to ``run_bo``'s), but
-    ``diffusion_options`` (``schedule``, ``mode``, ``num_samples``, ...) reach the proposal step, and ``acquisition_override`` replaces the harness's
-    acquisition; ``surrogate_override`` updates the surrogate options. Bind the options with ``functools.partial`` and register the result with
+    ``diffusion_options`` (``schedule``, ``mode``, ``num_samples``, ...) reach the proposal step,
+    ``acquisition_override`` replaces the harness's acquisition and ``surrogate_override`` updates the surrogate
+    options. Bind the options with ``functools.partial`` and register the result with
     :func:`bo_diffnag.harness.register_trace_runner`.
     """
     space = benchmark.space
