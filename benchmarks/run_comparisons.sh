@@ -77,10 +77,12 @@ for target in "${targets[@]}"; do
              for b in cifar10 cifar100 imagenet16-120; do old_recipe_run nb201 "$b" 150 diffusion_norefine "$acq" 1 0; done
              old_recipe_run mbv3 imagenet 100 diffusion_norefine "$acq" 1 0
            done ;;
-    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 and CIFAR-100, and on CIFAR-10 without
-    # the size prior (with noise-aware members, also without refinement: target noiseaware; with the earlier
-    # proxies: targets synflow and params; without paths: nopaths).
+    # A check of the default on fresh seeds (10-19): DiffusionNAG on CIFAR-10 and CIFAR-100, every optimiser but
+    # ax_default on MBv3, and DiffusionNAG on CIFAR-10 without the size prior (with noise-aware members, also
+    # without refinement: target noiseaware; with the earlier proxies: targets synflow and params; without paths:
+    # nopaths).
     fresh) for b in cifar10 cifar100; do run nb201 "$b" 150 diffusion qLogNEI "" 1 10; done
+           run mbv3 imagenet 100 "$BASE" qLogNEI "" 1 10
            old_recipe_run nb201 cifar10 150 diffusion_norefine qLogNEI "" 0 10 ;;
     *) run nb201 "$target" 150 "$BASE,exhaustive" ;;
   esac

@@ -126,7 +126,8 @@ GENERATIVE_OPTIMIZERS = ("diffusion", "diffusion_norefine")
 #: (83.98 / 84.37 vs 83.74 / 84.19 at 40 / 100 evaluations, 10 seeds, qLogNEI; benchmarks/results/
 #: compare_mbv3_noiseaware) and on NB201 before the path encoding (compare_nb201_cifar10_nopaths: optimum
 #: within 100 evaluations in 10/10 vs 9/10 seeds, median 42.5 vs 48.5). With clean-only members the two are
-#: level on MBv3 (84.07 / 84.40 vs 84.06 / 84.41; compare_mbv3) and within seed noise on NB201 (optimum
+#: level on MBv3 (84.07 / 84.40 vs 84.06 / 84.41; compare_mbv3; with fresh seeds 10-19, compare_mbv3_seeds10,
+#: over 20 seeds 84.10 / 84.42 vs 84.03 / 84.40, ahead on 12 / 13 of them) and within seed noise on NB201 (optimum
 #: within 100 evaluations in 10/10 vs 9/10 seeds on CIFAR-10 and on CIFAR-100, medians 38.5 vs 39 and 26 vs
 #: 27; compare_nb201_*).
 REFINE_STARTS = 10

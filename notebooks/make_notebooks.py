@@ -381,8 +381,9 @@ COMPARE_MBV3 = [
     (`get_benchmark("mbv3:imagenet")`), the oracle of the DiffusionNAG paper's MobileNetV3 BO-NAS
     experiment: the objective and the reported metric are the same predicted top-1 accuracy (%). The
     space has about 10¹⁹ subnets, so its optimum is unknown and there is no regret or
-    evaluations-to-optimum here; the best value known for this oracle is ≈ 85.17 %, found by 30 restarts
-    of local search (REFERENCE.md §4 and the benchmark data's README), far above every number below.
+    evaluations-to-optimum here. The best value known for this oracle is ≈ 85.40 %, found by acquisition
+    hill-climbs with the oracle itself as the model (`benchmarks/bench_ceiling.py`, last section; the
+    benchmark data's README gives ≈ 85.17 % from 30 restarts of local search), far above every number below.
 
     The table at the end sets our measurements beside the paper's published 40 / 60 / 80 / 100-evaluation
     rows. They are **not** a like-for-like comparison: the paper reports no error bars, number of runs or
@@ -437,7 +438,9 @@ COMPARE_MBV3 = [
     observed architectures; `diffusion_norefine` is the generated pool alone, the paper's proposal step. Here
     the two are level, and the acquisition hill-climb alone (`acqf_local_search`) is the best optimiser at
     100 evaluations: 84.55 ± 0.14 vs 84.40 ± 0.12, ahead on 8 of 10 seeds (paired t-test p = 0.04), while
-    DiffusionNAG leads at 20 evaluations (83.86 vs 83.71) and the two are level at 40 and 60. The ensemble's
+    DiffusionNAG leads at 20 evaluations (83.86 vs 83.71) and the two are level at 40 and 60. On fresh
+    seeds 10–19 (next section) DiffusionNAG is ahead at every budget instead, so over 20 seeds the two are
+    level at 100 evaluations. The ensemble's
     members fit the observed subnets only (the default since this comparison): with DiffusionNAG's
     noise-aware members (the variants table below) every surrogate-based optimiser was weaker: the hill-climb
     and the generated pool alone by 0.2 points at 100 (84.33 and 84.19, lower on 9 of 10 seeds), `diffusion`
@@ -495,6 +498,29 @@ COMPARE_MBV3 = [
         measured.insert(0, "source", "measured here")
         tables.append(measured[["source", *columns, "seeds"]])
     pd.concat(tables)
+    """),
+    md("""
+    ## Twenty seeds: the comparison on fresh seeds 10–19 as well
+
+    `benchmarks/run_comparisons.sh fresh` reruns every optimiser but Ax's (about an hour of the machine on its
+    own) on seeds 10–19 (`benchmarks/results/compare_mbv3_seeds10/`). The report below pools them with
+    seeds 0–9 above: 20 seeds per optimiser, so the intervals are about 30 % narrower. Over the 20 seeds
+    DiffusionNAG reaches 83.82 ± 0.08 / 84.10 ± 0.08 / 84.42 ± 0.08 at 20 / 40 / 100 evaluations (issue 7
+    asks for 84.5 at 100: missed). It leads the acquisition hill-climb at 20 evaluations (83.69 ± 0.12;
+    ahead on 11 seeds, behind on 6, paired t-test p = 0.01), is level with it at 40 and 60, and trails it
+    at 100 by 0.05 (84.48 ± 0.09; ahead on 8 seeds, behind on 12, p = 0.36), within noise: the hill-climb's
+    0.15 lead on seeds 0–9 turns into a 0.05 deficit on seeds 10–19 (84.40 vs 84.45). Every other baseline
+    ends below DiffusionNAG with a non-overlapping interval, BANANAS mutation closest (84.07 ± 0.10, behind
+    on 17 of 20 seeds).
+    """),
+    code("""
+    fresh_dir = out.with_name(out.name + "_seeds10")
+    if not FAST and available and (fresh_dir / "traces.csv").is_file():
+        fresh, _, _ = load_comparison(fresh_dir)
+        pooled = pd.concat([traces[traces["optimizer"].isin(set(fresh["optimizer"]))], fresh])
+        display(Markdown(report_markdown(summarize(pooled, checkpoints=[20, *CHECKPOINTS]), config)))
+    else:
+        display(Markdown(f"*No fresh-seed runs (`{fresh_dir}`) or FAST mode.*"))
     """),
     md("""
     ## Recipe variants of DiffusionNAG
