@@ -46,11 +46,11 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: benchmarks/results/compare_*_prior1_nosize/).
 #: Size prior (``size_prior``, the loop's own option): the members extrapolate along the network's parameter
 #: count (:func:`~bo_diffnag.models.parameter_count_weights`, ``NoiseAwareEnsemble(proxy=...)``), each with its
-#: own bootstrap slope. DiffusionNAG, qLogNEI, 10 seeds, with vs without it
-#: (benchmarks/results/compare_mbv3_noiseaware and compare_nb201_*_params vs compare_*_nosize): median evaluations to the optimum 64 vs 69 on CIFAR-10 (but 8/10 vs 10/10 seeds reach it
-#: within 100) and 44.5 vs 54 on CIFAR-100 (10/10 vs 9/10); ImageNet16-120 best validation accuracy at 100
-#: evaluations 46.61 vs 46.41 (optimum found by 150 in 5/10 vs 3/10 seeds); MBv3 83.74 / 84.19 vs 83.55 / 84.06
-#: at 40 / 100 evaluations.
+#: own bootstrap slope. DiffusionNAG, qLogNEI, 10 seeds, with vs without it (benchmarks/results/
+#: compare_mbv3_noiseaware and compare_nb201_*_params vs compare_*_nosize): median evaluations to the optimum
+#: 64 vs 69 on CIFAR-10 (but 8/10 vs 10/10 seeds reach it within 100) and 44.5 vs 54 on CIFAR-100 (10/10 vs
+#: 9/10); ImageNet16-120 best validation accuracy at 100 evaluations 46.61 vs 46.41 (optimum found by 150 in
+#: 5/10 vs 3/10 seeds); MBv3 83.74 / 84.19 vs 83.55 / 84.06 at 40 / 100 evaluations.
 #: Which zero-cost proxy the prior mean follows (``prior_proxy``): ``"auto"`` takes the space's entry of
 #: :data:`DEFAULT_PRIOR_PROXY`; ``"params"`` the parameter count, ``"synflow"`` a linear fit of log-SynFlow,
 #: ``"synflow_pairwise"`` a fit with the products of every two rows' ops (:data:`bo_diffnag.models.PROXIES`).
@@ -60,11 +60,11 @@ from bo_diffnag.surrogate import NoiseAwareEnsemble, make_acquisition
 #: paths (MBv3) are unaffected. The path encoding gives the members each path's ops together, which one-hot
 #: inputs leave them to find from a few dozen labels. 10 seeds, qLogNEI, noise-aware members, with vs without
 #: it (benchmarks/results/compare_nb201_*_noiseaware vs compare_nb201_*_nopaths), median evaluations to the
-#: optimum with DiffusionNAG: 39.5 vs 42.5 on CIFAR-10 (9/10 vs 10/10 seeds within 100: one seed stays in another basin,
-#: so test accuracy at 100 is 94.29 vs 94.37), 25 vs 31.5 on CIFAR-100 (10/10 either way).
-#: Fresh seeds 10-19 (compare_nb201_*_noiseaware_seeds10 vs compare_nb201_*_nopaths_seeds10): 53.5 either way on
-#: CIFAR-10, 36 vs 40.5 on CIFAR-100 (10/10 seeds each); over all 20 seeds 46 vs 52.5 and 30.5 vs 35.5 (95% intervals of
-#: the medians [38, 60] vs [32, 57] and [24, 41] vs [31, 51]).
+#: optimum with DiffusionNAG: 39.5 vs 42.5 on CIFAR-10 (9/10 vs 10/10 seeds within 100: one seed stays in
+#: another basin, so test accuracy at 100 is 94.29 vs 94.37), 25 vs 31.5 on CIFAR-100 (10/10 either way).
+#: Fresh seeds 10-19 (compare_nb201_*_noiseaware_seeds10 vs compare_nb201_*_nopaths_seeds10): 53.5 either way
+#: on CIFAR-10, 36 vs 40.5 on CIFAR-100 (10/10 seeds each); over all 20 seeds 46 vs 52.5 and 30.5 vs 35.5 (95%
+#: intervals of the medians [38, 60] vs [32, 57] and [24, 41] vs [31, 51]).
 #: ImageNet16-120: the optimum found by 150 in 7/10 vs 6/10 seeds (by 100: 5/10 vs 2/10), mean validation
 #: regret at 100 evaluations 0.038 vs 0.087.
 #: Clean-only members (``clean_fraction=1``): the members fit the observed encodings only, not DiffusionNAG's

@@ -440,9 +440,9 @@ COMPARE_MBV3 = [
     100 evaluations: 84.55 ± 0.14 vs 84.40 ± 0.12, ahead on 8 of 10 seeds (paired t-test p = 0.04), while
     DiffusionNAG leads at 20 evaluations (83.86 vs 83.71) and the two are level at 40 and 60. On fresh
     seeds 10–19 (next section) DiffusionNAG is ahead at every budget instead, so over 20 seeds the two are
-    level at 100 evaluations. The ensemble's
-    members fit the observed subnets only (the default since this comparison): with DiffusionNAG's
-    noise-aware members (the variants table below) every surrogate-based optimiser was weaker: the hill-climb
+    level at 100 evaluations. The ensemble's members fit the observed subnets only (the default since this
+    comparison): with DiffusionNAG's noise-aware members (the variants table below) every surrogate-based
+    optimiser was weaker: the hill-climb
     and the generated pool alone by 0.2 points at 100 (84.33 and 84.19, lower on 9 of 10 seeds), `diffusion`
     least (84.37, lower on 6 of 10).
     """),
@@ -527,8 +527,9 @@ COMPARE_MBV3 = [
 
     The same seeds with DiffusionNAG's noise-aware members (surrogate option `clean_fraction = 0.5`: half of
     every member's batches noised, the default until clean-only members; `benchmarks/run_comparisons.sh
-    noiseaware`, notebook 02 explains it); and, with those members, without the size prior (the ensemble's prior
-    mean along the parameter count, on by default), and, also without it, with analytic LogEI instead of qLogNEI and with randomized prior members
+    noiseaware`, notebook 02 explains it); and, with those members, without the size prior (the ensemble's
+    prior mean along the parameter count, on by default), and, also without it, with analytic LogEI instead
+    of qLogNEI and with randomized prior members
     (surrogate option `prior_scale = 1`), made by `benchmarks/run_comparisons.sh nosize logei prior`;
     notebook 02 explains all three. These variants ran DiffusionNAG without refinement (`diffusion_norefine`);
     the default recipe's rows of both DiffusionNAG optimisers come first.
