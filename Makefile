@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_prior.py
 	$(PY) benchmarks/bench_ax.py
 	$(PY) benchmarks/bench_proxies.py
+	$(PY) benchmarks/bench_top_region.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
