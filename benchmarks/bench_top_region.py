@@ -8,9 +8,12 @@ fitted on the run's first n evaluations; its predictive mean ranks each test set
 correlation with the true accuracy, and the mean true accuracy of the 10 subnets it ranks highest (a
 batch chosen from the test set). The ensemble's prior mean alone, the parameter count, needs no data.
 The profile compares the mean expand ratio and kernel size of the active layers, per stage, of the oracle's
-best subnets with those of the runs' last 20 evaluations.
+best subnets with those of the runs' last 20 evaluations. The pool part replays one DiffusionNAG proposal
+round after n evaluations of each run (the loop's settings, seeded with the run's seed): how much of the
+candidate pool (:func:`~bo_diffnag.optim.diffusion_candidates`) lies in the top region, its best candidate
+against the best evaluated so far, and the best of the 10 the round picks.
 
-    python benchmarks/bench_top_region.py [--evaluations 30 60 90]
+    python benchmarks/bench_top_region.py [--evaluations 30 60 90] [--pool-evaluations 50 90]
 Writes benchmarks/results/top_region.json and top_region.md.
 """
 
@@ -28,16 +31,19 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from bo_diffnag.benchmarks import get_benchmark
-from bo_diffnag.bo import SURROGATE_DEFAULTS, fit_surrogate
-from bo_diffnag.diffusion.prior import DEFAULT_SDE
+from bo_diffnag.benchmarks import Benchmark, get_benchmark
+from bo_diffnag.bo import REFINE_STARTS, SURROGATE_DEFAULTS, fit_surrogate
+from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.models import parameter_count_weights
-from bo_diffnag.optim.pool import encode_flat
+from bo_diffnag.optim import decode_flat, diffusion_candidates, encode_flat, select_from_pool
+from bo_diffnag.optim.baselines import top_k
+from bo_diffnag.surrogate import make_acquisition
 from bo_diffnag.spaces.mbv3 import MAX_DEPTH, NUM_STAGES
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THRESHOLDS = (83.0, 84.0, 85.0)
 BATCH = 10
+POOL_THRESHOLDS = (84.0, 84.5, 85.0)
 
 
 def ranking(scores: np.ndarray, accuracy: np.ndarray) -> dict[str, float]:
@@ -57,13 +63,36 @@ def stage_profile(archs: pd.Series) -> dict[str, list[float]]:
     return profile
 
 
+def proposal_round(benchmark: Benchmark, prior: DiffusionPrior, run: pd.DataFrame, seed: int) -> dict[str, float]:
+    """One DiffusionNAG round (qLogNEI, the loop's ensemble and refinement) after the evaluations in ``run``:
+    the true accuracy of its candidate pool and of its ``BATCH`` picks."""
+    space, archs = benchmark.space, list(run.arch)
+    Y = torch.tensor(run.objective.to_numpy(), dtype=torch.double).unsqueeze(-1)
+    acqf = make_acquisition("qLogNEI", fit_surrogate(space, archs, Y, prior.sde, seed), seed=seed)
+    pool = diffusion_candidates(
+        acqf, prior, q=BATCH, X_avoid=encode_flat(space, archs), num_refine=REFINE_STARTS,
+        X_start=encode_flat(space, top_k(archs, Y, REFINE_STARTS)), seed=seed,
+    )
+    picks = decode_flat(space, select_from_pool(acqf, space, pool, BATCH)[0])
+    accuracy = benchmark.evaluate_batch(pool)["objective"].to_numpy()
+    return {
+        "pool size": len(pool),
+        **{f"share >= {t:g}": float((accuracy >= t).mean()) for t in POOL_THRESHOLDS},
+        "best evaluated": float(Y.max()),
+        "pool best": float(accuracy.max()),
+        "picks best": float(benchmark.evaluate_batch(picks)["objective"].max()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluations", type=int, nargs="+", default=[30, 60, 90])
+    parser.add_argument("--pool-evaluations", type=int, nargs="+", default=[50, 90])
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
-    space = get_benchmark("mbv3:imagenet").space
+    benchmark = get_benchmark("mbv3:imagenet")
+    space, prior = benchmark.space, DiffusionPrior.pretrained("mbv3")
     runs = pd.read_csv(RESULTS / "compare_mbv3" / "traces.csv")
     runs = runs[runs.optimizer == "diffusion"].sort_values(["seed", "eval"])
     oracle = pd.read_csv(RESULTS / "ceiling_traces.csv").drop_duplicates("arch")
@@ -73,7 +102,8 @@ def main() -> None:
     report: dict = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "settings": {"runs": "compare_mbv3 diffusion, seeds " + ", ".join(map(str, sorted(runs.seed.unique()))),
-                     "surrogate": SURROGATE_DEFAULTS, "evaluations": args.evaluations, "batch": BATCH},
+                     "surrogate": SURROGATE_DEFAULTS, "evaluations": args.evaluations,
+                     "pool_evaluations": args.pool_evaluations, "batch": BATCH},
         "test_sets": {str(t): {"subnets": len(test), "mean": float(test.objective.mean()),
                                "best10": float(test.objective.nlargest(BATCH).mean())} for t, test in tests.items()},
         "parameter count": {str(t): ranking((encoded[t].double() @ size.double()).numpy(), tests[t].objective.to_numpy())
@@ -85,7 +115,7 @@ def main() -> None:
         for seed, run in runs.groupby("seed"):
             first = run[run["eval"] <= n]
             Y = torch.tensor(first.objective.to_numpy(), dtype=torch.double).unsqueeze(-1)
-            model = fit_surrogate(space, list(first.arch), Y, DEFAULT_SDE["mbv3"], int(seed))
+            model = fit_surrogate(space, list(first.arch), Y, prior.sde, int(seed))
             with torch.no_grad():
                 means = {t: model.posterior(X.unsqueeze(1)).mean.reshape(-1).numpy() for t, X in encoded.items()}
             per_seed.append({t: ranking(means[t], tests[t].objective.to_numpy()) for t in THRESHOLDS})
@@ -93,6 +123,11 @@ def main() -> None:
             str(t): {k: float(np.mean([s[t][k] for s in per_seed])) for k in ("spearman", "top10")} for t in THRESHOLDS
         }
         print(f"n={n} done", round(time.perf_counter() - start), "s", flush=True)
+    report["pool"] = {}
+    for n in args.pool_evaluations:
+        rounds = [proposal_round(benchmark, prior, run[run["eval"] <= n], int(seed)) for seed, run in runs.groupby("seed")]
+        report["pool"][str(n)] = {key: float(np.mean([r[key] for r in rounds])) for key in rounds[0]}
+        print(f"pool after {n} done", round(time.perf_counter() - start), "s", flush=True)
     last = runs[runs["eval"] > runs["eval"].max() - 20]
     report["profile"] = {
         "oracle subnets >= 85": stage_profile(tests[85.0].arch),
@@ -125,6 +160,13 @@ def render(report: dict) -> str:
     for n, cells in report["ensemble"].items():
         lines.append(f"| ensemble fitted on the first {n} evaluations | "
                      + " | ".join(f"{r['spearman']:.3f} / {r['top10']:.2f}" for r in cells.values()) + " |")
+    lines += ["", "## One DiffusionNAG round: its candidate pool and its picks (means over seeds)", "",
+              "| after n evaluations | pool size | " + " | ".join(f"pool share ≥ {t:g} %" for t in POOL_THRESHOLDS)
+              + " | best evaluated | pool's best | best of the 10 picks |",
+              "|---|" + "---|" * (len(POOL_THRESHOLDS) + 4)]
+    for n, r in report["pool"].items():
+        lines.append(f"| {n} | {r['pool size']:.0f} | " + " | ".join(f"{r[f'share >= {t:g}']:.1%}" for t in POOL_THRESHOLDS)
+                     + f" | {r['best evaluated']:.2f} | {r['pool best']:.2f} | {r['picks best']:.2f} |")
     lines += ["", "## Mean expand ratio / kernel size of the active layers, per stage", "",
               "| subnets | " + " | ".join(f"stage {s + 1}" for s in range(NUM_STAGES)) + " |",
               "|---|" + "---|" * NUM_STAGES]

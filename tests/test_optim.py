@@ -22,6 +22,7 @@ from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
 from bo_diffnag.diffusion.sampler import SamplerConfig
 from bo_diffnag.guidance import AcquisitionGuidance
 from bo_diffnag.optim import (
+    diffusion_candidates,
     decode_flat,
     encode_flat,
     hill_climb_acqf,
@@ -329,6 +330,19 @@ def test_refinement_only_adds_to_the_generated_pool(setup) -> None:
     )
     best_neighbor = max((n for n in NB201.neighbors(starts[0]) if n not in set(archs)), key=value_of.get)
     assert value_of[decode_flat(NB201, candidates)[0]] >= value_of[best_neighbor] - 1e-5
+
+
+def test_diffusion_candidates_is_the_pool_the_optimiser_chooses_from(setup) -> None:
+    """Same arguments and seed: the pool holds the optimiser's picks, and those are its best by acquisition
+    value; it repeats exactly, avoids the evaluated architectures and holds the climbs' finds too."""
+    value_of, train_X = setup["value_of"], setup["train_X"]
+    options = dict(q=3, num_samples=16, schedule=(1.0, 0.0), sampler=FAST_SAMPLER, X_avoid=train_X, num_refine=2, seed=5)
+    pool = diffusion_candidates(setup["acqf"], setup["prior"], **options)
+    picks = decode_flat(NB201, optimize_acqf_diffusion(setup["acqf"], setup["prior"], **options)[0])
+    assert pool == diffusion_candidates(setup["acqf"], setup["prior"], **options)
+    assert len(set(pool)) == len(pool) > 16 and not set(pool) & set(setup["train_archs"])
+    assert set(picks) <= set(pool)
+    assert value_of[picks[0]] == pytest.approx(max(value_of[a] for a in pool), rel=1e-5, abs=1e-5)
 
 
 def test_exhaustive_needs_an_enumerable_space(setup) -> None:

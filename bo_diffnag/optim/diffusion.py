@@ -116,6 +116,33 @@ def optimize_acqf_diffusion(
     Example:
         >>> candidates, values = optimize_acqf_diffusion(acqf, DiffusionPrior.pretrained("nb201"), q=2)  # doctest: +SKIP
     """
+    pool = diffusion_candidates(
+        acq_function, prior, q, num_samples, schedule, mode, X_avoid, sampler, num_refine, X_start, refine_evaluations, seed
+    )
+    return select_from_pool(acq_function, prior.space, pool, q)
+
+
+def diffusion_candidates(
+    acq_function: AcquisitionFunction,
+    prior: DiffusionPrior,
+    q: int = 1,
+    num_samples: int = 256,
+    schedule: Sequence[float] | str = DEFAULT_SCHEDULE,
+    mode: GuidanceMode = "auto",
+    X_avoid: Tensor | None = None,
+    sampler: SamplerConfig = DEFAULT_SAMPLER,
+    num_refine: int = 0,
+    X_start: Tensor | None = None,
+    refine_evaluations: int = 2048,
+    seed: SeedLike = None,
+) -> list[str]:
+    """The candidate pool :func:`optimize_acqf_diffusion` chooses its ``q`` architectures from (same arguments,
+    same seed, same pool): the guided samples, then the architectures the refinement climbs visit, as
+    canonical strings, none of them in ``X_avoid``. For inspecting what a proposal round could choose.
+
+    Example:
+        >>> pool = diffusion_candidates(acqf, DiffusionPrior.pretrained("nb201"), q=2)  # doctest: +SKIP
+    """
     generator = as_generator(seed)
     if schedule == "auto":
         top = calibrate_guidance_scale(acq_function, prior, mode=mode, sampler=sampler, seed=generator)
@@ -135,8 +162,7 @@ def optimize_acqf_diffusion(
     if len(pool) < q:
         pool += unique_new(prior.sample(num_samples, seed=generator, sampler=sampler).archs, exclude | set(pool))
     pool = fill_with_random(prior.space, pool, q, exclude, generator)
-    pool += unique_new(refine(acq_function, prior.space, pool, num_refine, X_start, refine_evaluations), exclude | set(pool))
-    return select_from_pool(acq_function, prior.space, pool, q)
+    return pool + unique_new(refine(acq_function, prior.space, pool, num_refine, X_start, refine_evaluations), exclude | set(pool))
 
 
 def refine(
