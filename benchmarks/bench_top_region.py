@@ -32,11 +32,10 @@ import torch
 from scipy.stats import spearmanr
 
 from bo_diffnag.benchmarks import Benchmark, get_benchmark
-from bo_diffnag.bo import REFINE_STARTS, SURROGATE_DEFAULTS, fit_surrogate
+from bo_diffnag.bo import SURROGATE_DEFAULTS, fit_surrogate, refine_options
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.models import parameter_count_weights
 from bo_diffnag.optim import decode_flat, diffusion_candidates, encode_flat, select_from_pool
-from bo_diffnag.optim.baselines import top_k
 from bo_diffnag.surrogate import make_acquisition
 from bo_diffnag.spaces.mbv3 import MAX_DEPTH, NUM_STAGES
 
@@ -70,8 +69,7 @@ def proposal_round(benchmark: Benchmark, prior: DiffusionPrior, run: pd.DataFram
     Y = torch.tensor(run.objective.to_numpy(), dtype=torch.double).unsqueeze(-1)
     acqf = make_acquisition("qLogNEI", fit_surrogate(space, archs, Y, prior.sde, seed), seed=seed)
     pool = diffusion_candidates(
-        acqf, prior, q=BATCH, X_avoid=encode_flat(space, archs), num_refine=REFINE_STARTS,
-        X_start=encode_flat(space, top_k(archs, Y, REFINE_STARTS)), seed=seed,
+        acqf, prior, q=BATCH, X_avoid=encode_flat(space, archs), seed=seed, **refine_options(space, archs, Y)
     )
     picks = decode_flat(space, select_from_pool(acqf, space, pool, BATCH)[0])
     accuracy = benchmark.evaluate_batch(pool)["objective"].to_numpy()

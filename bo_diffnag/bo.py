@@ -134,6 +134,12 @@ REFINE_STARTS = 10
 TRACE_COLUMNS = ["eval", "round", "arch", "objective", "test", "best_objective", "best_test", "status", "seconds"]
 
 
+def refine_options(space: SearchSpace, train_archs: list[str], train_Y: torch.Tensor) -> dict[str, Any]:
+    """The refinement arguments of :func:`optimize_acqf_diffusion` in the ``diffusion`` optimiser: climbs from
+    its ``REFINE_STARTS`` best samples and from the ``REFINE_STARTS`` best observed architectures."""
+    return {"num_refine": REFINE_STARTS, "X_start": encode_flat(space, top_k(train_archs, train_Y, REFINE_STARTS))}
+
+
 def propose(
     optimizer: str,
     acq_function: Any,
@@ -148,8 +154,7 @@ def propose(
     """Run the named acquisition optimiser and return its ``q`` proposals as canonical strings."""
     optimizers: dict[str, Callable[[], tuple[torch.Tensor, torch.Tensor]]] = {
         "diffusion": lambda: optimize_acqf_diffusion(
-            acq_function, prior, q=q, X_avoid=X_avoid, num_refine=REFINE_STARTS,
-            X_start=encode_flat(space, top_k(train_archs, train_Y, REFINE_STARTS)), seed=seed,
+            acq_function, prior, q=q, X_avoid=X_avoid, seed=seed, **refine_options(space, train_archs, train_Y)
         ),
         "diffusion_norefine": lambda: optimize_acqf_diffusion(acq_function, prior, q=q, X_avoid=X_avoid, seed=seed),
         "random_pool": lambda: optimize_acqf_random(acq_function, space, q=q, X_avoid=X_avoid, seed=seed),

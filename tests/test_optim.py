@@ -22,8 +22,8 @@ from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
 from bo_diffnag.diffusion.sampler import SamplerConfig
 from bo_diffnag.guidance import AcquisitionGuidance
 from bo_diffnag.optim import (
-    diffusion_candidates,
     decode_flat,
+    diffusion_candidates,
     encode_flat,
     hill_climb_acqf,
     optimize_acqf_diffusion,
