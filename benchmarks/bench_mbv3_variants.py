@@ -36,8 +36,9 @@ import bo_diffnag.bo as bo
 from bo_diffnag.harness import register_trace_runner, run_bench, write_report
 
 OUT = Path(__file__).resolve().parent / "results" / "compare_mbv3_variants"
-#: The recipe the variants change: noise-aware members (half of each member's batches noised).
-BASELINE: dict[str, Any] = {"clean_fraction": 0.5}
+#: The recipe the variants change: noise-aware members (half of each member's batches noised), the ensemble
+#: choosing every batch (the loop's default before MBv3's GP chose them).
+BASELINE: dict[str, Any] = {"clean_fraction": 0.5, "selection_model": "ensemble"}
 #: Variant → (surrogate options of ``run_bo``, refinement starts).
 VARIANTS: dict[str, tuple[dict[str, Any], int]] = {
     "diffusion_members10": ({"num_members": 10}, bo.REFINE_STARTS),

@@ -4,14 +4,16 @@ The test sets are the distinct subnets of the oracle-guided runs (``results/ceil
 ``bench_ceiling.py``) at or above 83, 84 and 85 % predicted accuracy: the region a run has to search once it
 is past 84 %, which random subnets almost never reach. For each seed of the committed DiffusionNAG runs
 (``results/compare_mbv3``), the loop's ensemble (:func:`bo_diffnag.bo.fit_surrogate`, the default recipe) is
-fitted on the run's first n evaluations; its predictive mean ranks each test set. Reported: Spearman rank
-correlation with the true accuracy, and the mean true accuracy of the 10 subnets it ranks highest (a
-batch chosen from the test set). The ensemble's prior mean alone, the parameter count, needs no data.
+fitted on the run's first n evaluations, and so is the loop's selection model
+(:func:`bo_diffnag.bo.selection_acquisition`: on MobileNetV3 a GP, ``ProxyMeanGP``); each one's predictive mean
+ranks each test set. Reported: Spearman rank correlation with the true accuracy, and the mean true accuracy
+of the 10 subnets it ranks highest (a batch chosen from the test set). The ensemble's prior mean alone, the parameter count, needs no data.
 The profile compares the mean expand ratio and kernel size of the active layers, per stage, of the oracle's
 best subnets with those of the runs' last 20 evaluations. The pool part replays one DiffusionNAG proposal
 round after n evaluations of each run (the loop's settings, seeded with the run's seed): how much of the
 candidate pool (:func:`~bo_diffnag.optim.diffusion_candidates`) lies in the top region, its best candidate
-against the best evaluated so far, and the best of the 10 the round picks.
+against the best evaluated so far, and the best of the 10 the round picks, with the loop's selection model and
+with the ensemble that built the pool.
 
     python benchmarks/bench_top_region.py [--evaluations 30 60 90] [--pool-evaluations 50 90]
 Writes benchmarks/results/top_region.json and top_region.md.
@@ -29,13 +31,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from botorch.acquisition import AcquisitionFunction
 from scipy.stats import spearmanr
 
 from bo_diffnag.benchmarks import Benchmark, get_benchmark
-from bo_diffnag.bo import SURROGATE_DEFAULTS, fit_surrogate, refine_options
+from bo_diffnag.bo import SURROGATE_DEFAULTS, fit_surrogate, refine_options, selection_acquisition
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.models import parameter_count_weights
-from bo_diffnag.optim import decode_flat, diffusion_candidates, encode_flat, select_from_pool
+from bo_diffnag.optim import decode_flat, diffusion_candidates, encode_flat
+from bo_diffnag.optim.pool import select_by
 from bo_diffnag.surrogate import make_acquisition
 from bo_diffnag.spaces.mbv3 import MAX_DEPTH, NUM_STAGES
 
@@ -71,14 +75,20 @@ def proposal_round(benchmark: Benchmark, prior: DiffusionPrior, run: pd.DataFram
     pool = diffusion_candidates(
         acqf, prior, q=BATCH, X_avoid=encode_flat(space, archs), seed=seed, **refine_options(space, archs, Y)
     )
-    picks = decode_flat(space, select_from_pool(acqf, space, pool, BATCH)[0])
+    selection = selection_acquisition(space, "qLogNEI", archs, Y, seed)
     accuracy = benchmark.evaluate_batch(pool)["objective"].to_numpy()
+
+    def best_pick(select: AcquisitionFunction | None) -> float:
+        picks = decode_flat(space, select_by(acqf, select, space, pool, BATCH)[0])
+        return float(benchmark.evaluate_batch(picks)["objective"].max())
+
     return {
         "pool size": len(pool),
         **{f"share >= {t:g}": float((accuracy >= t).mean()) for t in POOL_THRESHOLDS},
         "best evaluated": float(Y.max()),
         "pool best": float(accuracy.max()),
-        "picks best": float(benchmark.evaluate_batch(picks)["objective"].max()),
+        "ensemble picks best": best_pick(None),
+        "picks best": best_pick(selection),
     }
 
 
@@ -107,19 +117,25 @@ def main() -> None:
         "parameter count": {str(t): ranking((encoded[t].double() @ size.double()).numpy(), tests[t].objective.to_numpy())
                             for t in THRESHOLDS},
         "ensemble": {},
+        "selection GP": {},
     }
     for n in args.evaluations:
-        per_seed = []
+        per_seed: dict[str, list] = {"ensemble": [], "selection GP": []}
         for seed, run in runs.groupby("seed"):
             first = run[run["eval"] <= n]
             Y = torch.tensor(first.objective.to_numpy(), dtype=torch.double).unsqueeze(-1)
-            model = fit_surrogate(space, list(first.arch), Y, prior.sde, int(seed))
-            with torch.no_grad():
-                means = {t: model.posterior(X.unsqueeze(1)).mean.reshape(-1).numpy() for t, X in encoded.items()}
-            per_seed.append({t: ranking(means[t], tests[t].objective.to_numpy()) for t in THRESHOLDS})
-        report["ensemble"][str(n)] = {
-            str(t): {k: float(np.mean([s[t][k] for s in per_seed])) for k in ("spearman", "top10")} for t in THRESHOLDS
-        }
+            models = {
+                "ensemble": fit_surrogate(space, list(first.arch), Y, prior.sde, int(seed)),
+                "selection GP": selection_acquisition(space, "qLogNEI", list(first.arch), Y, int(seed)).model,
+            }
+            for name, model in models.items():
+                with torch.no_grad():
+                    means = {t: model.posterior(X.unsqueeze(1)).mean.reshape(-1).numpy() for t, X in encoded.items()}
+                per_seed[name].append({t: ranking(means[t], tests[t].objective.to_numpy()) for t in THRESHOLDS})
+        for name, seeds in per_seed.items():
+            report[name][str(n)] = {
+                str(t): {k: float(np.mean([s[t][k] for s in seeds])) for k in ("spearman", "top10")} for t in THRESHOLDS
+            }
         print(f"n={n} done", round(time.perf_counter() - start), "s", flush=True)
     report["pool"] = {}
     for n in args.pool_evaluations:
@@ -155,16 +171,20 @@ def render(report: dict) -> str:
         "| parameter count (the ensemble's prior mean, no data) | "
         + " | ".join(f"{r['spearman']:.3f} / {r['top10']:.2f}" for r in report["parameter count"].values()) + " |",
     ]
-    for n, cells in report["ensemble"].items():
-        lines.append(f"| ensemble fitted on the first {n} evaluations | "
-                     + " | ".join(f"{r['spearman']:.3f} / {r['top10']:.2f}" for r in cells.values()) + " |")
+    for name in ("ensemble", "selection GP"):
+        for n, cells in report[name].items():
+            lines.append(f"| {name} fitted on the first {n} evaluations | "
+                         + " | ".join(f"{r['spearman']:.3f} / {r['top10']:.2f}" for r in cells.values()) + " |")
     lines += ["", "## One DiffusionNAG round: its candidate pool and its picks (means over seeds)", "",
+              "The loop's picks are chosen by its selection model (`selection_model`: on MobileNetV3 a GP, "
+              "`ProxyMeanGP`); the ensemble's are chosen by the ensemble that built the pool (the default before).", "",
               "| after n evaluations | pool size | " + " | ".join(f"pool share ≥ {t:g} %" for t in POOL_THRESHOLDS)
-              + " | best evaluated | pool's best | best of the 10 picks |",
-              "|---|" + "---|" * (len(POOL_THRESHOLDS) + 4)]
+              + " | best evaluated | pool's best | best of the ensemble's 10 picks | best of the loop's 10 picks |",
+              "|---|" + "---|" * (len(POOL_THRESHOLDS) + 5)]
     for n, r in report["pool"].items():
         lines.append(f"| {n} | {r['pool size']:.0f} | " + " | ".join(f"{r[f'share >= {t:g}']:.1%}" for t in POOL_THRESHOLDS)
-                     + f" | {r['best evaluated']:.2f} | {r['pool best']:.2f} | {r['picks best']:.2f} |")
+                     + f" | {r['best evaluated']:.2f} | {r['pool best']:.2f} | {r['ensemble picks best']:.2f}"
+                     f" | {r['picks best']:.2f} |")
     lines += ["", "## Mean expand ratio / kernel size of the active layers, per stage", "",
               "| subnets | " + " | ".join(f"stage {s + 1}" for s in range(NUM_STAGES)) + " |",
               "|---|" + "---|" * NUM_STAGES]

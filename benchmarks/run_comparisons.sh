@@ -2,10 +2,12 @@
 # The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
 # every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
 # Resumable: rerunning skips finished (optimizer, seed) runs.
-# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|noiseaware|nopaths|synflow|params|nosize|logei|prior|fresh ...]
+# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|ensemble_selection|noiseaware|nopaths|synflow|params|nosize|logei|prior|fresh ...]
 # Every variant target below ran with noise-aware ensemble members, so it runs with CLEAN=0.5 (surrogate option
 # clean_fraction = 0.5), and all but noiseaware ran before NB201's path encoding existed, so they also run with
 # PATHS=0 (surrogate option path_encoding = false; MBv3 has no cell paths, so there it changes nothing): old_recipe_run.
+# All of them, and the default before MBv3's GP chose the batches (target ensemble_selection), chose every batch with the
+# ensemble itself: SEL=ensemble (surrogate option selection_model = ensemble; on NB201 the default does the same).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin/bo-diffnag
@@ -14,12 +16,13 @@ BASE=diffusion,diffusion_norefine,mutation,random_pool,mutation_random,acqf_loca
 # it is a separate target: `benchmarks/run_comparisons.sh ax` (CIFAR-10 and CIFAR-100 15-18 min each, MBv3 about
 # an hour, with --jobs 2).
 run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_prior: 1 or 0] [seed_offset] [prior_proxy]
-  # environment: PATHS=0 switches the path encoding off; CLEAN sets the members' clean_fraction;
-  # SUFFIX is added to the directory name before _seeds
+  # environment: PATHS=0 switches the path encoding off; CLEAN sets the members' clean_fraction; SEL the
+  # selection_model; SUFFIX is added to the directory name before _seeds
   local acq="${5:-qLogNEI}" scale="${6:-}" size="${7:-1}" offset="${8:-0}" proxy="${9:-}" out="benchmarks/results/compare_$1_$2"
   local recipe=()
   [ "${PATHS:-1}" = 0 ] && recipe+=(--surrogate-option path_encoding=false)
   [ -n "${CLEAN:-}" ] && recipe+=(--surrogate-option "clean_fraction=$CLEAN")
+  [ -n "${SEL:-}" ] && recipe+=(--surrogate-option "selection_model=$SEL")
   [ "$1" = mbv3 ] && out=benchmarks/results/compare_mbv3
   [ "$acq" != qLogNEI ] && out="${out}_$acq"
   [ -n "$scale" ] && out="${out}_prior$scale" && recipe+=(--surrogate-option "prior_scale=$scale")
@@ -32,7 +35,7 @@ run() {  # space benchmark budget optimizers [acquisition] [prior_scale] [size_p
   $BIN report "$out"
 }
 old_recipe_run() {  # run's arguments with the recipe of the variant targets after noiseaware
-  PATHS=0 CLEAN=0.5 run "$@"
+  PATHS=0 CLEAN=0.5 SEL=ensemble run "$@"
 }
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(mbv3 cifar10 cifar100 imagenet16-120)
@@ -43,9 +46,13 @@ for target in "${targets[@]}"; do
     # The default before clean-only members (surrogate option clean_fraction = 0.5: half of each member's batches
     # noised, DiffusionNAG's noise-aware surrogate), every surrogate-based optimiser, and DiffusionNAG on the fresh
     # seeds (CIFAR-10 and CIFAR-100). (The default directories took the surrogate-free optimisers' traces from these.)
-    noiseaware) for b in cifar10 cifar100 imagenet16-120; do CLEAN=0.5 SUFFIX=_noiseaware run nb201 "$b" 150 "$BASE,exhaustive"; done
-                CLEAN=0.5 SUFFIX=_noiseaware run mbv3 imagenet 100 "$BASE"
-                for b in cifar10 cifar100; do CLEAN=0.5 SUFFIX=_noiseaware run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done ;;
+    # MBv3's default before its GP chose the batches (surrogate option selection_model = ensemble), every
+    # surrogate-based optimiser on seeds 0-9 and 10-19. (The surrogate-free optimisers' traces, ax_default's
+    # included, do not depend on it: the default directories took theirs from these.)
+    ensemble_selection) for offset in 0 10; do SEL=ensemble SUFFIX=_ensemble_selection run mbv3 imagenet 100 "$BASE" qLogNEI "" 1 "$offset"; done ;;
+    noiseaware) for b in cifar10 cifar100 imagenet16-120; do CLEAN=0.5 SEL=ensemble SUFFIX=_noiseaware run nb201 "$b" 150 "$BASE,exhaustive"; done
+                CLEAN=0.5 SEL=ensemble SUFFIX=_noiseaware run mbv3 imagenet 100 "$BASE"
+                for b in cifar10 cifar100; do CLEAN=0.5 SEL=ensemble SUFFIX=_noiseaware run nb201 "$b" 150 diffusion,diffusion_norefine qLogNEI "" 1 10; done ;;
     # NB201's default before the path encoding (surrogate option path_encoding = false), every surrogate-based
     # optimiser, and DiffusionNAG on the fresh seeds (CIFAR-10 and CIFAR-100). (The surrogate-free optimisers'
     # traces, ax_default's included, do not depend on the surrogate: the default directories took theirs from these.)

@@ -19,7 +19,7 @@ import torch
 from matplotlib.axes import Axes
 
 from bo_diffnag.benchmarks import Benchmark
-from bo_diffnag.bo import fit_surrogate, run_rounds, split_history
+from bo_diffnag.bo import fit_surrogate, run_rounds, selection_acquisition, split_history
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.bench import CONFIG_FILE, TRACES_FILE
 from bo_diffnag.harness.report import format_median_ci, markdown, summarize
@@ -124,7 +124,8 @@ def checkpoint_table(
 #: ones; ``_synflow`` / ``_params``: the prior on the linear SynFlow fit / the parameter count (NB201);
 #: ``_nosize``: measured without a proxy prior.
 DIFFUSION_VARIANTS = {
-    "": "default: qLogNEI, proxy prior, path encoding, clean-only members",
+    "": "default: qLogNEI, proxy prior, path encoding, clean-only members; MBv3: GP chooses",
+    "_ensemble_selection": "qLogNEI, proxy prior, clean-only members, ensemble chooses",
     "_noiseaware": "qLogNEI, proxy prior, path encoding, noise-aware members",
     "_nopaths": "qLogNEI, proxy prior, no path encoding",
     "_synflow": "qLogNEI, linear SynFlow prior",
@@ -211,8 +212,11 @@ def run_diffusion_variant(
         round_seed = draw_seed(generator)
         model = fit_surrogate(space, train_archs, train_Y, prior.sde, round_seed, surrogate_options)
         acqf = make_acquisition(acquisition, model, seed=round_seed)
+        selection = selection_acquisition(space, acquisition, train_archs, train_Y, round_seed, surrogate_options)
         avoid = encode_flat(space, seen)
-        candidates, _ = optimize_acqf_diffusion(acqf, prior, q=q, X_avoid=avoid, seed=round_seed, **diffusion_options)
+        candidates, _ = optimize_acqf_diffusion(
+            acqf, prior, q=q, X_avoid=avoid, seed=round_seed, selection_acqf=selection, **diffusion_options
+        )
         return [arch for arch in decode_flat(space, candidates) if arch is not None]
 
     return run_rounds(benchmark, propose, budget, n_init, batch_size, seed)

@@ -14,12 +14,22 @@ import pytest
 import torch
 
 from bo_diffnag.benchmarks import get_benchmark
-from bo_diffnag.bo import OPTIMIZERS, TRACE_COLUMNS, fit_surrogate, run_bo
+from bo_diffnag.bo import (
+    OPTIMIZERS,
+    TRACE_COLUMNS,
+    fit_surrogate,
+    propose_batch,
+    refine_options,
+    run_bo,
+    selection_acquisition,
+)
 from bo_diffnag.diffusion.exact_score import ExactScore
 from bo_diffnag.diffusion.prior import DEFAULT_SDE, DiffusionPrior
 from bo_diffnag.models import parameter_count_weights, synflow_pairwise_weights, synflow_weights
-from bo_diffnag.optim import encode_flat
+from bo_diffnag.optim import decode_flat, diffusion_candidates, encode_flat, select_from_pool
+from bo_diffnag.optim.pool import SELECTION_SHORTLIST
 from bo_diffnag.spaces import get_space
+from bo_diffnag.surrogate import ProxyMeanGP, make_acquisition
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -242,3 +252,44 @@ def test_mbv3_loop_surrogate_follows_the_parameter_count() -> None:
     model = fit_surrogate(space, archs, torch.arange(6.0, dtype=torch.double).unsqueeze(-1), DEFAULT_SDE["mbv3"], seed=0,
                           options=SURROGATE)
     assert torch.equal(model.proxy, parameter_count_weights("mbv3")[0].float())
+
+
+def test_selection_model_is_a_gp_on_mbv3_and_the_ensemble_elsewhere(bench) -> None:
+    """``selection_model="auto"``: MBv3 chooses its batches with a :class:`ProxyMeanGP` (parameter-count mean,
+    kernel/expand factor features), NB201 with the ensemble; Thompson sampling always with the ensemble."""
+    mbv3 = get_space("mbv3")
+    archs = mbv3.sample(12, seed=0)
+    Y = torch.linspace(80.0, 84.0, 12, dtype=torch.double).unsqueeze(-1)
+    acqf = selection_acquisition(mbv3, "qLogNEI", archs, Y, seed=0)
+    assert isinstance(acqf.model, ProxyMeanGP)
+    assert torch.equal(acqf.model.mean_module.proxy, parameter_count_weights("mbv3")[0])
+    assert acqf.model.features[0].shape == (180, 120)
+    X = encode_flat(mbv3, mbv3.sample(5, seed=1)).unsqueeze(1)
+    again = selection_acquisition(mbv3, "qLogNEI", archs, Y, seed=0)
+    assert torch.equal(acqf(X), again(X))  # same seed, same fit and samples
+    assert selection_acquisition(mbv3, "qLogNEI", archs, Y, seed=0, options={"selection_model": "ensemble"}) is None
+    assert selection_acquisition(mbv3, "TS", archs, Y, seed=0) is None
+    nb_archs = bench.space.sample(12, seed=0)
+    assert selection_acquisition(bench.space, "qLogNEI", nb_archs, Y, seed=0) is None
+    gp = selection_acquisition(bench.space, "qLogNEI", nb_archs, Y, seed=0, options={"selection_model": "gp"})
+    assert gp.model.features is None  # NB201's ops are not products of choices: the kernel reads the one-hot
+    with pytest.raises(ValueError, match="unknown selection_model 'forest'"):
+        fit_surrogate(bench.space, nb_archs, Y, DEFAULT_SDE["nb201"], seed=0, options={**SURROGATE, "selection_model": "forest"})
+
+
+def test_mbv3_batch_is_the_selection_models_choice_from_the_generated_pool(data_dir) -> None:
+    """The ``diffusion`` round on MBv3: the ensemble builds the candidate pool, the GP's qLogNEI chooses from it."""
+    bench = get_benchmark("mbv3:imagenet", data_dir=data_dir)
+    space, prior = bench.space, DiffusionPrior.pretrained("mbv3")
+    archs = space.sample(12, seed=3)
+    Y = torch.tensor(bench.evaluate_batch(archs)["objective"].to_numpy(), dtype=torch.double).unsqueeze(-1)
+    options = {"epochs": 50}
+    batch = propose_batch(space, "diffusion", "qLogNEI", archs, Y, archs, q=3, seed=5, prior=prior, surrogate_options=options)
+    model = fit_surrogate(space, archs, Y, prior.sde, 5, options)
+    pool = diffusion_candidates(
+        make_acquisition("qLogNEI", model, seed=5), prior, q=3, num_samples=256, X_avoid=encode_flat(space, archs), seed=5,
+        **refine_options(space, archs, Y),
+    )
+    selection = selection_acquisition(space, "qLogNEI", archs, Y, 5, options)
+    chosen = decode_flat(space, select_from_pool(selection, space, pool, 3, shortlist=SELECTION_SHORTLIST)[0])
+    assert batch == chosen and set(batch) <= set(pool)

@@ -153,7 +153,7 @@ def test_bench_refuses_a_directory_with_other_settings(data_dir: Path, tmp_path:
     config = json.loads(config_path.read_text())
     assert config["surrogate"] == {
         "bootstrap": True, "normal_scores": True, "size_prior": True, "prior_proxy": "auto", "path_encoding": True,
-        "clean_fraction": 1.0,
+        "clean_fraction": 1.0, "selection_model": "auto",
     }
     config_path.write_text(json.dumps({**config, "surrogate": {"bootstrap": False}}))
     argv[argv.index("--budget") + 1] = "14"
@@ -170,7 +170,7 @@ def test_surrogate_options_reach_the_loop_and_the_config(data_dir: Path, tmp_pat
     config = json.loads((tmp_path / "rp" / "config.json").read_text())
     assert config["surrogate"] == {
         "bootstrap": True, "normal_scores": True, "size_prior": False, "prior_proxy": "auto", "path_encoding": True,
-        "clean_fraction": 1.0, "prior_scale": 1.0, "epochs": 50,
+        "clean_fraction": 1.0, "selection_model": "auto", "prior_scale": 1.0, "epochs": 50,
     }
     traced = pd.read_csv(tmp_path / "rp" / "traces.csv")["arch"].tolist()
     benchmark = get_benchmark("nb201:cifar10", data_dir=data_dir)
@@ -199,6 +199,7 @@ def test_surrogate_option_values_parse_as_json_python_booleans_or_names() -> Non
         ("prior_scale=1 2", "option prior_scale: '1 2' is not a JSON value"),
         ("prior_scale=big", "surrogate option prior_scale must be a number or a boolean, got 'big'"),
         ("prior_proxy=flops", "surrogate option prior_proxy must be one of auto, params, synflow, synflow_pairwise, got 'flops'"),
+        ("selection_model=forest", "surrogate option selection_model must be one of auto, ensemble, gp, got 'forest'"),
         ("members=3", "unknown surrogate option(s) members; valid: num_members,"),
         ("prior_scale=[1]", "surrogate option prior_scale must be a number or a boolean"),
     ],

@@ -34,6 +34,7 @@ from bo_diffnag.optim import (
     select_from_pool,
 )
 from bo_diffnag.optim.baselines import top_k
+from bo_diffnag.optim.pool import SELECTION_SHORTLIST
 from bo_diffnag.spaces import get_space
 from bo_diffnag.surrogate import ACQUISITIONS, NoiseAwareEnsemble, make_acquisition
 
@@ -271,6 +272,32 @@ def test_select_from_pool_raises_when_everything_is_avoided(setup) -> None:
     # fewer choices than q: all of them
     candidates, _ = select_from_pool(setup["acqf"], NB201, pool + [NB201.sample(1, seed=99)[0]], 3, X_avoid=setup["train_X"])
     assert len(candidates) == 1
+
+
+def test_shortlisted_selection_chooses_among_the_best_single_values(setup) -> None:
+    """``shortlist``: sequential greedy over the candidates of highest single-point value only; a shortlist as
+    large as the pool changes nothing."""
+    pool = [a for a in NB201.sample(200, seed=5) if a not in setup["avoid"]]
+    exact, _ = select_from_pool(setup["acqf"], NB201, pool, 4)
+    assert torch.equal(select_from_pool(setup["acqf"], NB201, pool, 4, shortlist=len(pool))[0], exact)
+    short, _ = select_from_pool(setup["acqf"], NB201, pool, 4, shortlist=8)
+    best8 = set(sorted(pool, key=setup["value_of"].get, reverse=True)[:8])
+    assert set(decode_flat(NB201, short)) <= best8
+
+
+def test_a_selection_acquisition_chooses_from_the_same_candidates(setup) -> None:
+    """``selection_acqf`` changes the choice, not the candidates: the hill-climb's batch under another acquisition
+    is that acquisition's choice from the climbs' pool."""
+    top = top_k(setup["train_archs"], setup["train_Y"], 3)
+    other = make_acquisition("qSimpleRegret", setup["model"])
+    pool = list(hill_climb_acqf(setup["acqf"], NB201, top, 256))
+    pool = [a for a in pool if a not in setup["avoid"]]
+    candidates, _ = optimize_acqf_local_search(
+        setup["acqf"], NB201, setup["train_archs"], setup["train_Y"], q=3, num_starts=3, max_evaluations=256,
+        X_avoid=setup["X_avoid"], selection_acqf=other,
+    )
+    expected, _ = select_from_pool(other, NB201, pool, 3, shortlist=SELECTION_SHORTLIST)
+    assert torch.equal(candidates, expected)
 
 
 def test_diffusion_fills_up_when_guided_samples_are_all_avoided(setup) -> None:

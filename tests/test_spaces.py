@@ -336,6 +336,23 @@ def test_mbv3_surrogate_features_are_ordinal_values(mb, mb_samples):
     assert get_space("nb201").surrogate_features() is None  # unordered ops: one-hot it is
 
 
+def test_mbv3_factor_features_are_per_slot_kernel_and_expand_one_hots(mb, mb_samples):
+    """x W + b gives, per slot, a one-hot of the kernel size then one of the expand ratio (zeros when empty)."""
+    W, b = mb.factor_features()
+    assert W.shape == (180, 120) and b.shape == (120,)
+    for arch in mb_samples[:200]:
+        cfg = json.loads(arch)
+        act = active_slots(cfg["d"])
+        f = (mb.encode(arch).flatten() @ W + b).view(20, 6)
+        for i in range(20):
+            expected = [0.0] * 6
+            if i in act:
+                expected[(3, 5, 7).index(cfg["ks"][i])] = 1.0
+                expected[3 + (3, 4, 6).index(cfg["e"][i])] = 1.0
+            assert f[i].tolist() == expected
+    assert get_space("nb201").factor_features() is None  # one op per edge, not a product of choices
+
+
 def test_nb201_path_encoding_marks_each_paths_op_sequence(nb, nb_all):
     """One feature per (input→output path, op sequence along it), written out from the cell's four paths."""
     paths = [[(0, 3)], [(0, 1), (1, 3)], [(0, 2), (2, 3)], [(0, 1), (1, 2), (2, 3)]]

@@ -20,7 +20,7 @@ from bo_diffnag.diffusion.prior import DEFAULT_SDE
 from bo_diffnag.models import pairwise_mask, parameter_count_weights
 from bo_diffnag.optim.pool import encode_flat
 from bo_diffnag.spaces import get_space
-from bo_diffnag.surrogate import ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, make_acquisition
+from bo_diffnag.surrogate import ACQUISITIONS, MEMBER_ACQUISITIONS, MemberSampler, NoiseAwareEnsemble, ProxyMeanGP, make_acquisition
 from bo_diffnag.surrogate.ensemble import to_normal_scores
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -432,3 +432,60 @@ def test_independent_thompson_sampling_is_deterministic_per_seed(model, candidat
 def test_unknown_acquisition_raises(model) -> None:
     with pytest.raises(ValueError, match="unknown acquisition"):
         make_acquisition("qEI", model)
+
+
+# ------------------------------------------------------------------------------------ ProxyMeanGP
+def _size_data(n: int = 30, seed: int = 0):
+    space = get_space("mbv3")
+    X = encode_flat(space, space.sample(n, seed=seed))
+    size = X @ parameter_count_weights("mbv3")[0]
+    return space, X, ((size - size.mean()) / size.std()).unsqueeze(-1)
+
+
+def test_proxy_mean_gp_learns_the_proxy_slope_and_drops_nan_rows():
+    """Targets that follow the parameter count: the mean's learned slope is positive and the GP ranks new subnets
+    by size; a NaN observation is left out of the fit."""
+    space, X, Y = _size_data()
+    Y[3] = float("nan")
+    gp = ProxyMeanGP(X, Y, features=space.factor_features(), proxy=parameter_count_weights("mbv3")[0]).fit(seed=0)
+    assert gp.train_inputs[0].shape == (29, 180)
+    assert gp.mean_module.slope.item() > 0
+    _, X_new, Y_new = _size_data(200, seed=1)
+    with torch.no_grad():
+        mean = gp.posterior(X_new).mean.squeeze(-1)
+    assert spearmanr(mean, Y_new.squeeze(-1)).statistic > 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"train_Y": torch.ones(5, 2)}, "expected train_X"),
+        ({"features": (torch.ones(10, 4), torch.ones(4))}, "features must be"),
+        ({"train_Y": torch.full((30, 1), float("nan"))}, "at least 2 non-NaN"),
+    ],
+)
+def test_proxy_mean_gp_rejects_bad_shapes(kwargs, match):
+    _, X, Y = _size_data()
+    with pytest.raises(ValueError, match=match):
+        ProxyMeanGP(**{"train_X": X, "train_Y": Y, **kwargs})
+
+
+@pytest.mark.parametrize("name", [a for a in ACQUISITIONS if a not in MEMBER_ACQUISITIONS])
+def test_acquisitions_over_a_gp_are_finite_and_seeded(name):
+    space, X, Y = _size_data()
+    gp = ProxyMeanGP(X, Y, proxy=parameter_count_weights("mbv3")[0]).fit(seed=0)
+    candidates = encode_flat(space, space.sample(6, seed=2)).unsqueeze(1)
+    values = make_acquisition(name, gp, seed=1)(candidates)
+    assert values.shape == (6,) and values.isfinite().all()
+    assert torch.equal(values, make_acquisition(name, gp, seed=1)(candidates))
+
+
+def test_qlognei_over_a_gp_improves_on_its_best_prediction_at_the_data():
+    """qLogNEI's incumbent over a GP is its best posterior mean at the observed points, as over the ensemble."""
+    space, X, Y = _size_data()
+    gp = ProxyMeanGP(X, Y, proxy=parameter_count_weights("mbv3")[0]).fit(seed=0)
+    with torch.no_grad():
+        assert make_acquisition("qLogNEI", gp).best_f == gp.posterior(X).mean.max()
+    for name in MEMBER_ACQUISITIONS:
+        with pytest.raises(ValueError, match="needs a NoiseAwareEnsemble"):
+            make_acquisition(name, gp)

@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bo_diffnag.benchmarks import BENCHMARKS, Benchmark, get_benchmark
-from bo_diffnag.bo import OPTIMIZERS, PRIOR_PROXIES, SURROGATE_DEFAULTS, SURROGATE_OPTIONS, run_bo
+from bo_diffnag.bo import OPTIMIZERS, PRIOR_PROXIES, SELECTION_MODELS, SURROGATE_DEFAULTS, SURROGATE_OPTIONS, run_bo
 from bo_diffnag.diffusion.prior import DiffusionPrior
 from bo_diffnag.harness.search_baselines import run_evolution, run_local_search, run_random_search
 from bo_diffnag.spaces import SPACES
@@ -145,10 +145,11 @@ def check_settings(
     unknown = sorted(set(surrogate_options or {}) - set(SURROGATE_OPTIONS))
     if unknown:
         raise ValueError(f"unknown surrogate option(s) {', '.join(unknown)}; valid: {', '.join(SURROGATE_OPTIONS)}")
+    named = {"prior_proxy": PRIOR_PROXIES, "selection_model": SELECTION_MODELS}  # the options whose values are names
     for key, value in (surrogate_options or {}).items():
-        if key == "prior_proxy":
-            if value not in PRIOR_PROXIES:
-                raise ValueError(f"surrogate option prior_proxy must be one of {', '.join(PRIOR_PROXIES)}, got {value!r}")
+        if key in named:
+            if value not in named[key]:
+                raise ValueError(f"surrogate option {key} must be one of {', '.join(named[key])}, got {value!r}")
         elif not isinstance(value, (bool, int, float)):
             raise ValueError(f"surrogate option {key} must be a number or a boolean, got {value!r}")
 

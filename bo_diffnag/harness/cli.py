@@ -45,7 +45,7 @@ def add_harness_commands(sub: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override the BO loop's ensemble recipe for every surrogate-based optimiser, e.g. prior_scale=1.0 "
-        "or prior_proxy=params (repeatable; VALUE is a JSON number, true/false (or True/False), or a name)",
+        "or selection_model=ensemble (repeatable; VALUE is a JSON number, true/false (or True/False), or a name)",
     )
     bench.add_argument("--out", required=True, type=Path, help="output directory (resumed if it exists)")
     bench.add_argument("--no-progress", action="store_true")

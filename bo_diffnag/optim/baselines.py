@@ -14,7 +14,7 @@ from botorch.acquisition import AcquisitionFunction
 from torch import Tensor
 
 from bo_diffnag.optim.local_search import hill_climb_acqf
-from bo_diffnag.optim.pool import avoided, fill_with_random, select_from_pool, unique_new
+from bo_diffnag.optim.pool import avoided, fill_with_random, select_by, select_from_pool, unique_new
 from bo_diffnag.seeding import SeedLike, as_generator
 from bo_diffnag.spaces import SearchSpace
 
@@ -92,18 +92,20 @@ def optimize_acqf_local_search(
     max_evaluations: int = 2048,
     X_avoid: Tensor | None = None,
     seed: SeedLike = None,
+    selection_acqf: AcquisitionFunction | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Steepest-ascent hill climbing on the acquisition from the ``num_starts`` best observed architectures.
 
     The climbs (:func:`~bo_diffnag.optim.local_search.hill_climb_acqf`) stop at local optima or after
-    ``max_evaluations`` acquisition evaluations in total. Every visited architecture is a candidate.
+    ``max_evaluations`` acquisition evaluations in total. Every visited architecture is a candidate; the ``q``
+    are chosen by ``selection_acqf`` (default ``acq_function``), as in :func:`optimize_acqf_diffusion`.
     """
     exclude = avoided(space, X_avoid)
     visited = hill_climb_acqf(acq_function, space, top_k(train_archs, train_Y, num_starts), max_evaluations)
     pool = [a for a in sorted(visited, key=visited.get, reverse=True) if a not in exclude]
     # The climbs are deterministic; the seed only draws the fallback when they find too few new architectures.
     pool = fill_with_random(space, pool, q, exclude, as_generator(seed))
-    return select_from_pool(acq_function, space, pool, q)
+    return select_by(acq_function, selection_acqf, space, pool, q)
 
 
 def optimize_acqf_exhaustive(

@@ -17,7 +17,7 @@ from bo_diffnag.optim.pool import (
     decode_flat,
     encode_flat,
     fill_with_random,
-    select_from_pool,
+    select_by,
     unique_new,
 )
 from bo_diffnag.seeding import SeedLike, as_generator
@@ -72,6 +72,7 @@ def optimize_acqf_diffusion(
     X_start: Tensor | None = None,
     refine_evaluations: int = 2048,
     seed: SeedLike = None,
+    selection_acqf: AcquisitionFunction | None = None,
 ) -> tuple[Tensor, Tensor]:
     r"""Optimise ``acq_function`` over the prior's space by acquisition-guided generation (DiffusionNAG).
 
@@ -109,9 +110,13 @@ def optimize_acqf_diffusion(
         refine_evaluations: acquisition evaluations allowed to the climbs from samples, and as many to those
             from ``X_start``.
         seed: the same seed gives the same candidates.
+        selection_acqf: the acquisition that chooses the ``q`` from the pool (default ``acq_function``), e.g.
+            one over a second model whose errors the pool was not selected for (the BO loop's
+            ``selection_model``; :class:`~bo_diffnag.surrogate.ProxyMeanGP` on MobileNetV3).
 
     Returns:
-        ``(candidates [q, N·F], acq_values [q])``, like :func:`botorch.optim.optimize_acqf_discrete`.
+        ``(candidates [q, N·F], acq_values [q])``, like :func:`botorch.optim.optimize_acqf_discrete`; the values
+        are ``selection_acqf``'s.
 
     Example:
         >>> candidates, values = optimize_acqf_diffusion(acqf, DiffusionPrior.pretrained("nb201"), q=2)  # doctest: +SKIP
@@ -119,7 +124,7 @@ def optimize_acqf_diffusion(
     pool = diffusion_candidates(
         acq_function, prior, q, num_samples, schedule, mode, X_avoid, sampler, num_refine, X_start, refine_evaluations, seed
     )
-    return select_from_pool(acq_function, prior.space, pool, q)
+    return select_by(acq_function, selection_acqf, prior.space, pool, q)
 
 
 def diffusion_candidates(

@@ -91,6 +91,14 @@ class SearchSpace(ABC):
         """
         return None
 
+    def factor_features(self) -> tuple[Tensor, Tensor] | None:
+        """An affine map ``x ↦ x W + b`` from the flat encoding to one one-hot per factor of each node's op (an
+        op that is a pair of choices, such as a kernel size and an expand ratio, gives two one-hots), or ``None``
+        where ops are not products of choices. A kernel on these features sees two layers that share a kernel
+        size as similar, which the op one-hot cannot express (:class:`~bo_diffnag.surrogate.ProxyMeanGP`).
+        """
+        return None
+
     def path_encoding(self, x: Tensor) -> Tensor:
         """BANANAS' path encoding (White et al., 2021) of ``[0, 1]``-scale flat encodings ``x[..., N·F]``.
 

@@ -144,6 +144,23 @@ class MBv3Space(SearchSpace):
         b[2 * NUM_SLOTS :] = -DEPTHS[0] * depth_step
         return W.view(-1, W.shape[-1]), b
 
+    def factor_features(self) -> tuple[Tensor, Tensor]:
+        """Per slot a kernel-size one-hot and an expand-ratio one-hot (zeros for an empty slot): the OFA
+        accuracy predictor's own layer encoding, 120 features.
+
+        Example:
+            >>> W, b = MBv3Space().factor_features()
+            >>> arch = json.dumps({"ks": [7] * 20, "e": [3] * 20, "d": [2] * 5})
+            >>> (MBv3Space().encode(arch).flatten() @ W + b)[:6].tolist()  # slot 0: kernel 7, expand 3
+            [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+        """
+        n_ks, n_e = len(KERNEL_SIZES), len(EXPAND_RATIOS)
+        W = torch.zeros(NUM_SLOTS, n_ks, n_e, NUM_SLOTS, n_ks + n_e)
+        for slot, k, e in itertools.product(range(NUM_SLOTS), range(n_ks), range(n_e)):
+            W[slot, k, e, slot, k] = 1.0
+            W[slot, k, e, slot, n_ks + e] = 1.0
+        return W.view(NUM_SLOTS * self.num_ops, -1), torch.zeros(NUM_SLOTS * (n_ks + n_e))
+
     # ----------------------------------------------------------------------------- validity
     def valid_codes(self, codes: Tensor) -> Tensor:
         used = (codes >= 0).view(-1, NUM_STAGES, MAX_DEPTH)
