@@ -1,4 +1,4 @@
-"""Why MobileNetV3 runs stall near 84.4 %: how well the loop's surrogate ranks the oracle's best subnets.
+"""MobileNetV3's top region: how well the loop's ensemble and selection GP rank the oracle's best subnets.
 
 The test sets are the distinct subnets of the oracle-guided runs (``results/ceiling_traces.csv``, written by
 ``bench_ceiling.py``) at or above 83, 84 and 85 % predicted accuracy: the region a run has to search once it

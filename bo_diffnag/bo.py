@@ -136,6 +136,8 @@ OPTIMIZERS = (
 )
 #: The optimisers that sample from the diffusion prior (they load the space's pretrained one unless given one).
 GENERATIVE_OPTIMIZERS = ("diffusion", "diffusion_norefine")
+#: The optimisers whose candidates come from the ensemble's acquisition (guidance, climbs); the others only choose.
+GUIDED_OPTIMIZERS = (*GENERATIVE_OPTIMIZERS, "acqf_local_search")
 #: ``diffusion`` (our method): DiffusionNAG's generated pool, refined by acquisition hill-climbs from its
 #: ``REFINE_STARTS`` best samples and from the ``REFINE_STARTS`` best observed architectures before the
 #: batch is chosen (see :func:`optimize_acqf_diffusion`); ``diffusion_norefine``: the generated pool alone,
@@ -227,9 +229,12 @@ def propose_batch(
     if optimizer in GENERATIVE_OPTIMIZERS and prior is None:
         prior = DiffusionPrior.pretrained(space.name)
     sde = prior.sde if prior is not None else DEFAULT_SDE[space.name]
-    model = fit_surrogate(space, train_archs, train_Y, sde, seed, surrogate_options)
-    acqf = make_acquisition(acquisition, model, seed=seed)
     selection = selection_acquisition(space, acquisition, train_archs, train_Y, seed, surrogate_options)
+    if selection is not None and optimizer not in GUIDED_OPTIMIZERS:
+        acqf = selection  # the optimiser only chooses, so the ensemble would go unused
+    else:
+        model = fit_surrogate(space, train_archs, train_Y, sde, seed, surrogate_options)
+        acqf = make_acquisition(acquisition, model, seed=seed)
     return propose(optimizer, acqf, space, train_archs, train_Y, q, encode_flat(space, avoid_archs), seed, prior, selection)
 
 

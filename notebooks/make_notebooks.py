@@ -596,10 +596,8 @@ COMPARE_MBV3 = [
     candidates lie above 84 %, but only 3 % above 84.5 % and none above 85 %: the pool stays near the
     incumbents (its best is 84.64, 0.13 above the best evaluated). On the same pools the ensemble's 10 picks
     reach 84.16 / 84.40 at best after 50 / 90 evaluations, the GP's 84.34 / 84.51: the ensemble ranks worst
-    exactly the candidates it selected (the winner's curse), which is why the loop lets the GP choose. An
-    earlier replay over 80 rounds of the ensemble-choosing runs measured the same: within each round's pool
-    the ensemble's rank correlation was 0.23, the GP's 0.52 (`bo_diffnag.bo.DEFAULT_SELECTION_MODEL`).
-    The pool's reach remains the limit: no candidate reaches 85 %.
+    exactly the candidates it selected (the winner's curse), which is why the loop lets the GP choose. The
+    pool's reach remains the limit: no candidate reaches 85 %.
     """),
     code("""
     top_region = Path("../benchmarks/results/top_region.md")
