@@ -2,7 +2,7 @@
 # The full comparisons quoted in the README and notebooks: 10 seeds, initial design 10, batch 10, qLogNEI,
 # every optimiser; MBv3 budget 100, NB201 budget 150 (its first 100 evaluations are the budget-100 run).
 # Resumable: rerunning skips finished (optimizer, seed) runs.
-# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|ensemble_selection|noiseaware|nopaths|synflow|params|nosize|logei|prior|fresh ...]
+# Usage: benchmarks/run_comparisons.sh [mbv3|cifar10|cifar100|imagenet16-120|ax|ensemble_selection|gp_selection|noiseaware|nopaths|synflow|params|nosize|logei|prior|fresh ...]
 # Every variant target below ran with noise-aware ensemble members, so it runs with CLEAN=0.5 (surrogate option
 # clean_fraction = 0.5), and all but noiseaware ran before NB201's path encoding existed, so they also run with
 # PATHS=0 (surrogate option path_encoding = false; MBv3 has no cell paths, so there it changes nothing): old_recipe_run.
@@ -49,6 +49,9 @@ for target in "${targets[@]}"; do
     # MBv3's default before its GP chose the batches (surrogate option selection_model = ensemble), every
     # surrogate-based optimiser on seeds 0-9 and 10-19. (The surrogate-free optimisers' traces, ax_default's
     # included, do not depend on it: the default directories took theirs from these.)
+    # NB201 with MBv3's GP choosing the batches (surrogate option selection_model = gp) instead of its default
+    # (the ensemble), DiffusionNAG and the acquisition hill-climb, budget 100: why NB201 keeps the ensemble.
+    gp_selection) for b in cifar10 cifar100; do SEL=gp SUFFIX=_gp_selection run nb201 "$b" 100 diffusion,acqf_local_search; done ;;
     ensemble_selection) for offset in 0 10; do SEL=ensemble SUFFIX=_ensemble_selection run mbv3 imagenet 100 "$BASE" qLogNEI "" 1 "$offset"; done ;;
     noiseaware) for b in cifar10 cifar100 imagenet16-120; do CLEAN=0.5 SEL=ensemble SUFFIX=_noiseaware run nb201 "$b" 150 "$BASE,exhaustive"; done
                 CLEAN=0.5 SEL=ensemble SUFFIX=_noiseaware run mbv3 imagenet 100 "$BASE"

@@ -336,6 +336,9 @@ COMPARE_NB201 = [
     before any proxy prior existed (`size_prior = false`), and before refinement, so every variant has a
     generation-only row (`diffusion_norefine`); where a variant also ran the default optimiser with
     refinement (`diffusion`), its row follows. The first rows of each table are the default recipe above.
+    The row *GP chooses* (CIFAR-10 and CIFAR-100, budget 100, `benchmarks/run_comparisons.sh gp_selection`) lets
+    MobileNetV3's selection GP choose each batch from the same candidates: no faster to the optimum on CIFAR-10,
+    slower on CIFAR-100, at about twice the round cost, which is why NB201 keeps the ensemble choosing.
 
     Everything above uses qLogNEI, whose batch is chosen sequentially with the earlier picks as pending
     points, so it spreads a batch over what the ensemble members disagree on. Analytic LogEI on the ensemble's
@@ -552,7 +555,7 @@ COMPARE_MBV3 = [
     acquisition replaced by the oracle itself, which is differentiable in the encoding
     (`MBv3Benchmark.predict_accuracy`): every optimiser then proposes the best of its own candidates by true
     accuracy. Solid curves: the perfect model; dashed: the committed runs above (the loop's ensemble and
-    selection GP; the report's tables quote the earlier, ensemble-choosing runs). The distance between
+    selection GP; the table also gives the earlier runs in which the ensemble chose). The distance between
     the two curves of one optimiser is what the surrogate costs it; the distance of the solid curve to
     ≈ 85.4 % is the proposal step's own limit. The script's second table asks whether more data would close
     the gap: the loop's ensemble fitted on N uniformly random labelled subnets, then one guided round. Both

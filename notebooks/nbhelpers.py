@@ -126,6 +126,7 @@ def checkpoint_table(
 DIFFUSION_VARIANTS = {
     "": "default: qLogNEI, proxy prior, path encoding, clean-only members; MBv3: GP chooses",
     "_ensemble_selection": "qLogNEI, proxy prior, clean-only members, ensemble chooses",
+    "_gp_selection": "qLogNEI, proxy prior, path encoding, clean-only members, GP chooses (budget 100)",
     "_noiseaware": "qLogNEI, proxy prior, path encoding, noise-aware members",
     "_nopaths": "qLogNEI, proxy prior, no path encoding",
     "_synflow": "qLogNEI, linear SynFlow prior",
