@@ -33,6 +33,8 @@ from ax_integration.harness import run_ax_default_trace
 from bo_diffnag.benchmarks import get_benchmark
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: What a profiled run counts: calls and seconds of each timed step, acquisition calls and the points they score.
+COUNTERS = ("fit_calls", "fit_seconds", "local_search_calls", "local_search_seconds", "acqf_calls", "acqf_points")
 
 
 def timed(counters: dict[str, float], name: str, function: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,8 +46,8 @@ def timed(counters: dict[str, float], name: str, function: Callable[..., Any]) -
         try:
             return function(*args, **kwargs)
         finally:
-            counters[f"{name}_calls"] = counters.get(f"{name}_calls", 0) + 1
-            counters[f"{name}_seconds"] = counters.get(f"{name}_seconds", 0.0) + time.perf_counter() - start
+            counters[f"{name}_calls"] += 1
+            counters[f"{name}_seconds"] += time.perf_counter() - start
 
     return wrapper
 
@@ -53,13 +55,13 @@ def timed(counters: dict[str, float], name: str, function: Callable[..., Any]) -
 def profiled_run(benchmark_name: str, budget: int, seed: int) -> dict[str, Any]:
     """One ``ax_default`` run of the harness with Ax's fit and acquisition optimisation timed."""
     torch.set_num_threads(1)
-    counters: dict[str, float] = {}
+    counters: dict[str, float] = dict.fromkeys(COUNTERS, 0)
     local_search = ax_acquisition.optimize_acqf_discrete_local_search
 
     def counted_local_search(acq_function: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         def count(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            counters["acqf_calls"] = counters.get("acqf_calls", 0) + 1
-            counters["acqf_points"] = counters.get("acqf_points", 0) + inputs[0].shape[:-2].numel()
+            counters["acqf_calls"] += 1
+            counters["acqf_points"] += inputs[0].shape[:-2].numel()
 
         hook = acq_function.register_forward_hook(count)
         try:
@@ -100,9 +102,9 @@ def render(report: dict[str, Any]) -> str:
     for run in runs:
         lines.append(
             f"| {run['seed']} | {run['rounds']} | {run['proposal_seconds']:.0f} | {run['proposal_seconds'] / run['rounds']:.1f} "
-            f"| {run.get('fit_calls', 0)} | {run.get('fit_seconds', 0):.1f} | {run.get('local_search_calls', 0)} "
-            f"| {run.get('local_search_seconds', 0):.0f} | {run.get('local_search_seconds', 0) / max(run.get('local_search_calls', 0), 1):.2f} "
-            f"| {run.get('acqf_calls', 0):,} | {run.get('acqf_points', 0):,} |"
+            f"| {run['fit_calls']} | {run['fit_seconds']:.1f} | {run['local_search_calls']} "
+            f"| {run['local_search_seconds']:.0f} | {run['local_search_seconds'] / max(run['local_search_calls'], 1):.2f} "
+            f"| {run['acqf_calls']:,} | {run['acqf_points']:,} |"
         )
     lines += [
         "",
@@ -125,19 +127,17 @@ def main() -> None:
     space = args.benchmark.split(":")[0]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(profiled_run, [args.benchmark] * args.seeds, [args.budget] * args.seeds, range(args.seeds)))
-    proposal = sum(run["proposal_seconds"] for run in runs)
-    searches = sum(run.get("local_search_seconds", 0.0) for run in runs)
-    fits = sum(run.get("fit_seconds", 0.0) for run in runs)
-    calls = sum(run.get("acqf_calls", 0) for run in runs)
+    total = {key: sum(run[key] for run in runs) for key in (*COUNTERS, "proposal_seconds")}
+    proposal = total["proposal_seconds"]
     report: dict[str, Any] = {
         "machine": f"{platform.platform()}, {os.cpu_count()} CPUs, 1 torch thread per job",
         "benchmark": args.benchmark, "budget": args.budget, "jobs": args.jobs, "runs": runs,
         "totals": {
-            "local_search_share": searches / proposal,
-            "fit_share": fits / proposal,
-            "other_share": 1 - (searches + fits) / proposal,
-            "acqf_calls_per_local_search": calls / max(sum(run.get("local_search_calls", 0) for run in runs), 1),
-            "points_per_acqf_call": sum(run.get("acqf_points", 0) for run in runs) / max(calls, 1),
+            "local_search_share": total["local_search_seconds"] / proposal,
+            "fit_share": total["fit_seconds"] / proposal,
+            "other_share": 1 - (total["local_search_seconds"] + total["fit_seconds"]) / proposal,
+            "acqf_calls_per_local_search": total["acqf_calls"] / max(total["local_search_calls"], 1),
+            "points_per_acqf_call": total["acqf_points"] / max(total["acqf_calls"], 1),
         },
     }
     stem = f"ax_profile_{space}"

@@ -151,8 +151,8 @@ def render(report: dict) -> str:
             "| optimiser | model | " + " | ".join(f"n={c}" for c in part["checkpoints"]) + " |",
             "|---|---|" + "---|" * len(part["checkpoints"]),
         ]
+        models = {"oracle": part["oracle"], **{model: h["optimizers"] for model, h in part["harness"].items()}}
         for name in OPTIMIZERS:
-            models = {"oracle": part["oracle"], **{model: h["optimizers"] for model, h in part["harness"].items()}}
             for model, summary in models.items():
                 if name in summary:
                     cells = " | ".join(_ci(p) for p in summary[name]["best_objective"])

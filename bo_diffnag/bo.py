@@ -110,7 +110,7 @@ PRIOR_PROXIES = ("auto", *PROXIES)
 #: better), 84.56 vs 84.45 on seeds 10-19 (7 / 3); the generated pool alone 84.60 vs 84.41 and 84.56 vs 84.39.
 #: Not on NB201, where every surrogate-based optimiser already finds the optimum as soon as the exact maximiser does,
 #: and the GP choosing is no better (compare_nb201_{cifar10,cifar100}_gp_selection, seeds 0-9): DiffusionNAG's
-#: median evaluations to the optimum 38.5 vs 38.5 on CIFAR-10, 38.5 vs 26 on CIFAR-100, at twice the round cost.
+#: median evaluations to the optimum 38.5 vs 38.5 on CIFAR-10, 38.5 vs 26 on CIFAR-100, at 1.7-2 times the round cost.
 DEFAULT_SELECTION_MODEL: dict[str, str] = {"mbv3": "gp"}
 #: Values of the ``selection_model`` option.
 SELECTION_MODELS = ("auto", "ensemble", "gp")
