@@ -642,10 +642,10 @@ ABLATIONS = [
 
     Full mode: seeds 0–4, 60 evaluations (10 initial, then rounds of 10), two worker processes: 18 minutes
     for the committed run, while another two-process benchmark shared the 2-core machine (the run time is
-    printed below). FAST mode: 1 seed, 14 evaluations (rounds of 2), two variants per ablation.
+    printed below). FAST mode: 1 seed, 12 evaluations (one round of 2), two variants per ablation.
     """),
     parameters("""
-    SEEDS, BUDGET, BATCH_SIZE, N_INIT = (1, 14, 2, 10) if FAST else (5, 60, 10, 10)
+    SEEDS, BUDGET, BATCH_SIZE, N_INIT = (1, 12, 2, 10) if FAST else (5, 60, 10, 10)
     JOBS = 1 if FAST else 2  # worker processes of the harness, one torch thread each
     """),
     code("""

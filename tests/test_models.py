@@ -254,6 +254,18 @@ def test_synflow_of_a_bias_free_linear_chain_is_depth_times_its_absolute_output(
     assert synflow(net, (5,)) == pytest.approx(3 * float(R.sum()), rel=1e-12)
 
 
+@pytest.mark.parametrize("space_name", ["nb201", "mbv3"])
+def test_architecture_synflow_is_synflow_of_the_seeded_network(space_name):
+    """``architecture_synflow`` scores its freshly built network in place (no copy); the score is exactly the
+    public :func:`synflow` of the same network built with the same seed, and that one is left unmodified."""
+    arch = get_space(space_name).sample(1, seed=2)[0]
+    torch.manual_seed(7)
+    model = build_model(space_name, arch)
+    before = [p.detach().clone() for p in model.parameters()]
+    assert architecture_synflow(space_name, arch, seed=7) == synflow(model, proxies.SYNFLOW_INPUT_SHAPES[space_name])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 def test_synflow_weights_fit_the_log_synflow_of_unseen_cells():
     """The linear fit ranks cells it was not fitted on like their exact log-SynFlow (same initialisation seed),
     and the same seed gives the same fit."""
