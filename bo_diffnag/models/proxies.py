@@ -170,9 +170,9 @@ def synflow_pairwise_weights(
 
     The pairwise terms capture what a linear fit cannot: an op's effect depends on the ops on the edges
     it is chained with (a convolution after a ``none`` edge passes no signal). Still a polynomial, so it is
-    defined and differentiable on relaxed encodings. The fit takes about 30 s; NB201's default one is shipped
-    (:data:`FITTED_DIR`, checked against its sha256; a damaged file is refitted with a warning) and every
-    fit is cached per process.
+    defined and differentiable on relaxed encodings. The fit takes about 35 s on 2 cores; NB201's default one
+    is shipped (:data:`FITTED_DIR`, checked against its sha256; a damaged file is refitted with a warning) and
+    every fit is cached per process.
 
     Example:
         >>> w, Q, c = synflow_pairwise_weights("nb201", num_archs=64)
@@ -202,7 +202,7 @@ def _shipped_pairwise_fit(
     try:
         payload = load_payload(path, FIT_FORMAT, "proxy fit", entry["sha256"])
     except IntegrityError as err:
-        warnings.warn(f"shipped {err}; refitting it (about 30 s). Reinstall bo-diffnag to restore the file.", stacklevel=4)
+        warnings.warn(f"shipped {err}; refitting it (about 35 s). Reinstall bo-diffnag to restore the file.", stacklevel=4)
         return None
     return payload["w"], payload["Q"], float(payload["c"])
 
